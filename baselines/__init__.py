@@ -1,0 +1,1 @@
+"""Baseline models, one module each; importing this package registers them."""

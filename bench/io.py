@@ -1,0 +1,59 @@
+"""Atomic file writes: a killed process leaves the old file or the new one, never half of one.
+
+Every writer here writes to a temporary file in the destination folder (same file system, so
+``os.replace`` is atomic), flushes and fsyncs it, then renames it over the destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place on success.
+
+    ``suffix`` keeps an extension on the temporary name for writers that insist on one
+    (``np.save`` appends ``.npy`` otherwise, matplotlib picks the format from it).
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=f".tmp{suffix}", dir=destination.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, destination)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes(destination: str | Path, data: bytes) -> Path:
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(data)
+    return Path(destination)
+
+
+def write_text(destination: str | Path, text: str) -> Path:
+    return write_bytes(destination, text.encode("utf-8"))
+
+
+def write_json(destination: str | Path, obj: Any) -> Path:
+    return write_text(destination, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_npy(destination: str | Path, array) -> Path:
+    """Atomically save one array as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``)."""
+    import numpy as np
+
+    with atomic_path(destination, suffix=".npy") as tmp:
+        np.save(tmp, array, allow_pickle=False)
+    return Path(destination)

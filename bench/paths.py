@@ -1,0 +1,45 @@
+"""Where the suite keeps its working files.
+
+Everything the suite generates lives under one home folder so a project is self-contained and
+easy to delete: ``$BENCH_HOME`` if set, else ``./.bench`` under the current directory.
+
+    <home>/corpora/synthetic-<layout>/   the built-in synthetic corpus (``bench synth``)
+    <home>/stores/<key>/                 feature stores (``bench prepare``), keyed by a hash
+    <home>/results/<key>/                finished folds, keyed by config + split + seed
+    <home>/mlflow.db, <home>/mlartifacts MLflow tracking (SQLite) and its artifacts
+    <home>/optuna.journal                Optuna's journal storage for local sweeps
+Tables and figures go to ``./reports`` (``$BENCH_REPORTS`` to change).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def bench_home() -> Path:
+    return Path(os.environ.get("BENCH_HOME", ".bench")).resolve()
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get("BENCH_REPORTS", "reports")).resolve()
+
+
+def stores_dir() -> Path:
+    return bench_home() / "stores"
+
+
+def corpora_dir() -> Path:
+    return bench_home() / "corpora"
+
+
+def results_dir() -> Path:
+    return bench_home() / "results"
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{bench_home() / 'mlflow.db'}"
+
+
+def default_artifact_location() -> str:
+    return (bench_home() / "mlartifacts").as_uri()

@@ -1,0 +1,1 @@
+"""DE-III: Detail-Enhanced Intra- and Inter-modal Interaction for audio-visual emotion recognition."""
