@@ -1,0 +1,152 @@
+"""Input frontends shared by every model: raw clip tensors (or precomputed features) -> sequences.
+
+Every frontend is an ``nn.Module`` with ``forward(x, mask) -> (features (B, T', D), mask (B, T'))``
+where ``mask`` is True on real steps. Padded steps never influence real outputs:
+
+* the per-frame CNNs run on the **real frames only** (``x[mask]``), so BatchNorm statistics in
+  training never see padding frames either, and scatter the embeddings back (zeros at padding);
+* the log-mel frontend zeroes padded steps before each convolution, which is exactly the zero
+  padding the convolution would see at the end of an unpadded clip, and downsamples the mask
+  with the convolution (a step is real when the centre of its receptive field is real);
+* the feature projection is per step.
+
+The papers use large pretrained trunks (EfficientFace, wav2vec2, EMOCA, ResNet-3D) that we
+cannot download; the learned frontends here are small stand-ins trained from scratch, and
+``*_input = "features"`` lets a store with locally extracted embeddings feed the models
+instead. ``build_*_frontend(config, out_dim)`` reads ``config.video_input`` / ``flow_input`` /
+``audio_input`` (and ``video_dim`` etc. for features); optional config fields
+``frontend_channels`` (tuple of CNN widths) and ``audio_frontend_stride`` are honoured when a
+model config defines them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from bench.errors import ConfigError
+from bench.nn.attention import zero_padding
+
+DEFAULT_CNN_CHANNELS = (32, 64, 128, 256)
+
+
+def _full_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    if mask is None:
+        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    return mask.to(device=x.device, dtype=torch.bool)
+
+
+class FrameCNN(nn.Module):
+    """A small per-frame CNN: ``(B, T, C, S, S) -> (B, T, out_dim)``.
+
+    Stages of conv3x3 (stride 2) - BatchNorm - ReLU, global average pooling, then a Linear.
+    Frames are folded into the batch (no loop over time); only real frames are computed.
+    Used for RGB face crops (``in_channels=3``) and for 2-channel optical flow.
+    """
+
+    def __init__(self, in_channels: int, out_dim: int, channels: Sequence[int] = DEFAULT_CNN_CHANNELS):
+        super().__init__()
+        layers: list[nn.Module] = []
+        previous = in_channels
+        for width in channels:
+            layers += [
+                nn.Conv2d(previous, width, kernel_size=3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            previous = width
+        self.trunk = nn.Sequential(*layers)
+        self.proj = nn.Linear(previous, out_dim)
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 5:
+            raise ValueError(f"expected frames (B, T, C, H, W), got shape {tuple(x.shape)}")
+        mask = _full_mask(x, mask)
+        b, t = mask.shape
+        real = x[mask].float()  # (N_real, C, H, W)
+        out = x.new_zeros(b, t, self.out_dim, dtype=self.proj.weight.dtype)
+        if real.shape[0] == 0:
+            return out, mask
+        feats = self.trunk(real).mean(dim=(-2, -1))
+        out = out.index_put((mask,), self.proj(feats))
+        return out, mask
+
+
+class LogMelFrontend(nn.Module):
+    """Two strided 1-D convolutions over log-mel frames: ``(B, T_a, F) -> (B, ~T_a/4, out_dim)``.
+
+    Conv1d(k=3, stride 2) - GELU - Conv1d(k=3, stride 2) - GELU - LayerNorm: a 10 ms hop
+    becomes 40 ms, near the video frame rate, and attention cost drops 16-fold. The mask is
+    downsampled with each convolution (``mask[:, ::stride]``: the centre of the receptive field).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, stride: int = 2, num_layers: int = 2):
+        super().__init__()
+        self.stride = stride
+        self.convs = nn.ModuleList(
+            nn.Conv1d(in_dim if i == 0 else out_dim, out_dim, kernel_size=2 * stride - 1 if stride > 1 else 3,
+                      stride=stride, padding=stride - 1 if stride > 1 else 1)
+            for i in range(num_layers)
+        )
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 3:
+            raise ValueError(f"expected log-mel (B, T, F), got shape {tuple(x.shape)}")
+        mask = _full_mask(x, mask)
+        x = x.float()
+        for conv in self.convs:
+            x = zero_padding(x, mask)
+            x = self.act(conv(x.transpose(1, 2))).transpose(1, 2)
+            mask = mask[:, :: self.stride]
+            assert mask.shape[1] == x.shape[1], (mask.shape, x.shape)
+        return zero_padding(self.norm(x), mask), mask
+
+
+class FeatureProjection(nn.Module):
+    """Precomputed per-step features ``(B, T, D_in) -> (B, T, out_dim)`` by one Linear layer."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 3:
+            raise ValueError(f"expected features (B, T, D), got shape {tuple(x.shape)}")
+        mask = _full_mask(x, mask)
+        return zero_padding(self.proj(x.float()), mask), mask
+
+
+def _channels(config: Any) -> tuple[int, ...]:
+    return tuple(getattr(config, "frontend_channels", DEFAULT_CNN_CHANNELS))
+
+
+def build_video_frontend(config: Any, out_dim: int) -> nn.Module:
+    """Face crops -> per-frame CNN; ``video_input="features"`` -> Linear from ``video_dim``."""
+    if config.video_input == "frames":
+        return FrameCNN(3, out_dim, _channels(config))
+    if config.video_input == "features":
+        return FeatureProjection(config.video_dim, out_dim)
+    raise ConfigError(f"video_input must be 'frames' or 'features', got {config.video_input!r}")
+
+
+def build_flow_frontend(config: Any, out_dim: int) -> nn.Module:
+    """Optical flow (2 channels) -> per-field CNN; ``flow_input="features"`` -> Linear from ``flow_dim``."""
+    if config.flow_input == "frames":
+        return FrameCNN(2, out_dim, _channels(config))
+    if config.flow_input == "features":
+        return FeatureProjection(config.flow_dim, out_dim)
+    raise ConfigError(f"flow_input must be 'frames' or 'features', got {config.flow_input!r}")
+
+
+def build_audio_frontend(config: Any, out_dim: int) -> nn.Module:
+    """Log-mel -> strided conv1d (time / 4); ``audio_input="features"`` -> Linear from ``audio_dim``."""
+    if config.audio_input == "logmel":
+        return LogMelFrontend(config.audio_dim, out_dim, stride=int(getattr(config, "audio_frontend_stride", 2)))
+    if config.audio_input == "features":
+        return FeatureProjection(config.audio_dim, out_dim)
+    raise ConfigError(f"audio_input must be 'logmel' or 'features', got {config.audio_input!r}")
