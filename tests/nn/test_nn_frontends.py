@@ -1,0 +1,83 @@
+"""Shared frontends: shapes, mask downsampling, and padding that never leaks into real steps."""
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from bench.contract import ModelConfig
+from bench.errors import ConfigError
+from bench.nn.frontends import (
+    FeatureProjection,
+    FrameCNN,
+    LogMelFrontend,
+    build_audio_frontend,
+    build_flow_frontend,
+    build_video_frontend,
+)
+
+
+@dataclass
+class _Cfg(ModelConfig):
+    frontend_channels: tuple[int, ...] = (8, 16)
+
+
+def _pad(x, mask, extra):
+    noise = 50 * torch.randn(x.shape[0], extra, *x.shape[2:])
+    return torch.cat([x, noise], 1), torch.cat([mask, torch.zeros(x.shape[0], extra, dtype=torch.bool)], 1)
+
+
+@pytest.mark.parametrize(
+    "frontend, shape",
+    [
+        (FrameCNN(3, 12, (8, 16)), (3, 5, 3, 32, 32)),
+        (FrameCNN(2, 12, (8, 16)), (3, 4, 2, 32, 32)),
+        (LogMelFrontend(20, 12), (3, 37, 20)),
+        (FeatureProjection(20, 12), (3, 6, 20)),
+    ],
+)
+def test_padding_does_not_change_real_outputs(frontend, shape):
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    mask = torch.ones(shape[:2], dtype=torch.bool)
+    mask[1, 3:] = False
+    frontend.train()  # BatchNorm statistics must not see padded frames either
+    y, out_mask = frontend(x, mask)
+    x2, mask2 = _pad(x, mask, 4)
+    y2, out_mask2 = frontend(x2, mask2)
+    assert y.shape[-1] == 12 and y.shape[:2] == out_mask.shape
+    n = y.shape[1]
+    assert torch.equal(out_mask2[:, :n], out_mask) and not out_mask2[:, n:].any()
+    torch.testing.assert_close(y2[:, :n][out_mask], y[out_mask], atol=1e-5, rtol=1e-5)
+    assert (y[~out_mask] == 0).all()
+
+
+def test_logmel_downsamples_time_by_four_with_the_mask():
+    frontend = LogMelFrontend(64, 16)
+    mask = torch.zeros(2, 200, dtype=torch.bool)
+    mask[0] = True
+    mask[1, :101] = True
+    y, out_mask = frontend(torch.randn(2, 200, 64), mask)
+    assert y.shape == (2, 50, 16)
+    assert out_mask.sum(1).tolist() == [50, 26]  # ceil(ceil(101 / 2) / 2)
+
+
+def test_builders_pick_by_config_and_reject_unknown():
+    cfg = _Cfg()
+    assert isinstance(build_video_frontend(cfg, 8), FrameCNN)
+    assert isinstance(build_flow_frontend(cfg, 8), FrameCNN)
+    assert isinstance(build_audio_frontend(cfg, 8), LogMelFrontend)
+    feats = _Cfg(video_input="features", flow_input="features", audio_input="features", video_dim=7, flow_dim=5, audio_dim=3)
+    for build, dim in [(build_video_frontend, 7), (build_flow_frontend, 5), (build_audio_frontend, 3)]:
+        module = build(feats, 8)
+        assert isinstance(module, FeatureProjection) and module.proj.in_features == dim
+    bad = _Cfg()
+    object.__setattr__(bad, "video_input", "pixels")
+    with pytest.raises(ConfigError, match="video_input"):
+        build_video_frontend(bad, 8)
+
+
+def test_frame_cnn_all_padding_gives_zeros():
+    frontend = FrameCNN(3, 4, (8,))
+    y, mask = frontend(torch.rand(2, 3, 3, 16, 16), torch.zeros(2, 3, dtype=torch.bool))
+    assert y.shape == (2, 3, 4) and (y == 0).all()
