@@ -59,10 +59,9 @@ def parse_clip(stem: str) -> tuple[dict[str, str] | None, str]:
     return {"actor": actor, "sentence": sentence, "emotion": emotion, "level": level}, ""
 
 
-def scan_media(folder: Path, root: Path, extensions, report: Report, kind: str) -> dict[str, Path]:
-    """``clip id -> file`` for the media in one folder; everything else reported as unrecognised."""
+def scan_media(folder: Path, root: Path, extensions, report: Report, kind: str, bad: list) -> dict[str, Path]:
+    """``clip id -> file`` for the media in one folder; everything else is appended to ``bad``."""
     found: dict[str, Path] = {}
-    bad: list[tuple[str, str]] = []
     duplicates: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.suffix.lower() not in extensions:
@@ -79,7 +78,6 @@ def scan_media(folder: Path, root: Path, extensions, report: Report, kind: str) 
                 found[path.stem] = path
             continue
         found[path.stem] = path
-    report.unrecognised(bad)
     if duplicates:
         report.warn(f"{len(duplicates)} {kind} files repeat a clip in another format; kept one per clip ({preview(duplicates)})")
     return found
@@ -120,19 +118,20 @@ def read_perceived(root: Path) -> dict[str, str]:
 
 def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
     video_dir = require_dir(root / "VideoFlash", "cremad", "CREMA-D keeps its audio-visual takes in VideoFlash/")
-    videos = scan_media(video_dir, root, VIDEO_EXTENSIONS, report, "video")
+    bad: list[tuple[str, str]] = []
+    videos = scan_media(video_dir, root, VIDEO_EXTENSIONS, report, "video", bad)
     wavs: dict[str, Path] = {}
     if (root / "AudioWAV").is_dir():
-        wavs = scan_media(root / "AudioWAV", root, (".wav",), report, "audio")
+        wavs = scan_media(root / "AudioWAV", root, (".wav",), report, "audio", bad)
         orphans = sorted(set(wavs) - set(videos))
         report.excluded("AudioWAV file without a VideoFlash take (an audio-visual benchmark needs the video)", orphans)
         if options.use_wav:
             no_wav = sorted(set(videos) - set(wavs))
             if no_wav:
                 report.warn(f"{len(no_wav)} clips have no AudioWAV file; their sound is the video's own track ({preview(no_wav)})")
-    loose = [(relative(p, root), "media file outside VideoFlash/ and AudioWAV/")
-             for p in sorted(root.iterdir()) if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS]
-    report.unrecognised(loose)
+    bad += [(relative(p, root), "media file outside VideoFlash/ and AudioWAV/")
+            for p in sorted(root.iterdir()) if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS]
+    report.unrecognised(bad)
     genders = read_genders(root, report)
     votes = read_perceived(root) if options.label_source == "perceived" else {}
 
