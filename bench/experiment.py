@@ -1,0 +1,457 @@
+"""Run an experiment: one model, one dataset, the folds of a split scheme, one or more seeds.
+
+    from bench.experiment import run
+    result = run("deiii", "cremad", root="/data/CREMA-D", folds=2, seeds=(0, 1),
+                 overrides={"d_model": 128, "train.lr": 1e-4})
+    result.aggregates["uar"]   # {"mean", "std", "ci95_low", "ci95_high", "n"}
+    result.tidy()              # one row per fold x seed x metric
+
+``bench run`` is a thin wrapper around :func:`run`. Without a dataset the built-in synthetic
+corpus is generated and prepared on first use (it proves the machinery, not emotion
+recognition). For each fold x seed the model trains on the training speakers, selects its
+epoch (and head) on the validation speakers and scores the test speakers once
+(:func:`bench.train.loop.fit_fold`).
+
+Configuration, lowest precedence first: the model's config defaults; the model's registry
+recipe (its paper's training settings); ``DATASET_PRESETS`` for the dataset; the study file
+(``--config``: ``[model]`` and ``[train]`` tables); the ``overrides`` (``--set``; training
+keys under ``train.``). Data fields of the model config (task, classes, sizes) come from the
+feature store.
+
+Finished fold results are cached under ``results_dir()/<key>`` where the key hashes the model
+name, the resolved model and training configs (runtime-only fields excluded), the store key,
+the split checksum, the fold, the seed and :data:`RESULTS_SALT`; a re-run reuses them (a killed
+run resumes where it stopped). Failed folds are not cached, so they are retried.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from bench.config import apply_overrides, load_toml, stable_hash, to_dict
+from bench.errors import ConfigError
+from bench.paths import results_dir
+from bench.train.result import FoldResult
+
+# Bump when a change to the training code should invalidate cached fold results.
+RESULTS_SALT = "fold-result-v1"
+
+# Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
+# device kind they apply to ("cpu", "cuda", or "*" for any). Model keys a model does not have
+# are skipped (and reported). Filled in by the integrator; empty means "no preset".
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
+
+SYNTHETIC_BANNER = "SYNTHETIC corpus — proves the machinery, not emotion recognition"
+
+
+@dataclass
+class ExperimentResult:
+    model: str
+    dataset: str
+    fold_results: list[FoldResult]  # one per fold x seed, finished and failed
+    aggregates: dict[str, dict]  # per test metric over finished folds: mean, std, ci95_low, ci95_high, n
+    parent_run_id: str | None  # the MLflow parent run (None when tracking is off)
+    resolved_config: dict  # {"model": {...}, "train": {...}}
+    scheme: str = ""  # split scheme name
+    split_checksum: str = ""  # its checksum
+    store_key: str = ""  # the feature store's key
+    synthetic: bool = False  # True on the built-in synthetic corpus
+
+    @property
+    def failed(self) -> list[FoldResult]:
+        return [r for r in self.fold_results if not r.finished]
+
+    @property
+    def finished(self) -> list[FoldResult]:
+        return [r for r in self.fold_results if r.finished]
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per finished fold x seed x test metric: model, dataset, fold, seed, metric, value."""
+        rows = [
+            {"model": self.model, "dataset": self.dataset, "fold": r.fold, "seed": r.seed, "metric": k, "value": v}
+            for r in self.finished
+            for k, v in r.test.items()
+        ]
+        return pd.DataFrame(rows, columns=["model", "dataset", "fold", "seed", "metric", "value"])
+
+
+# -- configuration --------------------------------------------------------------------------
+def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{"d": 1, "train.lr": 2}`` -> ``({"d": 1}, {"lr": 2})``."""
+    model, train = {}, {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("train."):
+            train[key[len("train."):]] = value
+        else:
+            model[key] = value
+    return model, train
+
+
+def read_study_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``[model]``, ``[train]`` and ``[study]`` tables of a study file (data only)."""
+    data = load_toml(path)
+    unknown = sorted(set(data) - {"model", "train", "study"})
+    if unknown:
+        raise ConfigError(f"{path}: bench run reads only [model], [train] (and [study]) tables, found {unknown}")
+    for table in ("model", "train", "study"):
+        if not isinstance(data.get(table, {}), dict):
+            raise ConfigError(f"{path}: [{table}] must be a table")
+    return dict(data.get("model", {})), dict(data.get("train", {})), dict(data.get("study", {}))
+
+
+def resolve_configs(
+    model: str,
+    dataset: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    config: str | Path | None = None,
+    device_kind: str = "cpu",
+    notes: list[str] | None = None,
+):
+    """The model config and TrainConfig after recipe, dataset preset, study file and overrides."""
+    from bench.registry import get_model_entry
+    from bench.train.config import TrainConfig
+
+    notes = notes if notes is not None else []
+    entry = get_model_entry(model)
+    model_config = entry.config_class()
+    recipe_model, recipe_train = split_overrides(dict(entry.recipe))
+    recipe_train.update(recipe_model)  # a recipe is training settings, with or without "train."
+    try:
+        train_config = apply_overrides(TrainConfig(), recipe_train)
+    except ConfigError as exc:
+        raise ConfigError(f"recipe of model {model!r}: {exc}") from None
+
+    preset = DATASET_PRESETS.get(dataset, {})
+    for scope in ("*", device_kind):
+        preset_model, preset_train = split_overrides(preset.get(scope, {}))
+        train_config = apply_overrides(train_config, preset_train)
+        for key, value in preset_model.items():
+            try:
+                model_config = apply_overrides(model_config, {key: value})
+            except ConfigError:
+                notes.append(f"dataset preset {dataset}/{scope}: {key!r} does not apply to model {model!r}; skipped")
+        if preset.get(scope):
+            notes.append(f"dataset preset {dataset}/{scope} applied: {preset[scope]}")
+
+    if config is not None:
+        study_model, study_train, study = read_study_config(config)
+        if study.get("model") and study["model"] != model:
+            notes.append(f"{config}: written for model {study['model']!r}, used for {model!r}")
+        try:
+            model_config = apply_overrides(model_config, study_model)
+            train_config = apply_overrides(train_config, study_train)
+        except ConfigError as exc:
+            raise ConfigError(f"{config}: {exc}") from None
+
+    set_model, set_train = split_overrides(overrides)
+    model_config = apply_overrides(model_config, set_model)
+    train_config = apply_overrides(train_config, set_train)
+    return model_config, train_config
+
+
+def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
+    """The cache key of one fold x seed: everything that determines its numbers."""
+    from bench.train.config import RUNTIME_FIELDS
+
+    train = {k: v for k, v in to_dict(train_config).items() if k not in RUNTIME_FIELDS}
+    return stable_hash(
+        {
+            "model": model,
+            "model_config": to_dict(model_config),
+            "train_config": train,
+            "store": store_key,
+            "split": split_checksum,
+            "fold": fold,
+            "seed": int(seed),
+            "salt": RESULTS_SALT,
+        },
+        length=24,
+    )
+
+
+def load_cached(key: str) -> FoldResult | None:
+    """The finished result stored under ``key``, or None (absent, or unreadable: retrain)."""
+    folder = results_dir() / key
+    if not (folder / "result.json").is_file():
+        return None
+    try:
+        result = FoldResult.load(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    result.cache_key = key
+    return result if result.finished else None
+
+
+# -- data -----------------------------------------------------------------------------------
+def open_dataset(dataset: str | None, root: str | Path | None, *, workers: int = 1, progress: bool = True, say=print):
+    """(store, dataset name, synthetic?) for a dataset name and corpus root, preparing if needed."""
+    from bench.data.corpora import build_manifest
+    from bench.data.prepare import PrepareConfig, prepare
+
+    if dataset in (None, "synthetic"):
+        from bench.data.synth import ensure_synthetic_corpus
+
+        if root is None:
+            say("No dataset given: using the built-in SYNTHETIC corpus (generated and prepared on first use).")
+            root = ensure_synthetic_corpus()
+        manifest = build_manifest("synthetic", root)
+        return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), "synthetic", True
+    if root is None:
+        raise ConfigError(f"dataset {dataset!r} needs --root, the folder holding the corpus")
+    manifest = build_manifest(dataset, root)
+    return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), dataset, False
+
+
+# -- the run --------------------------------------------------------------------------------
+def run(
+    model: str,
+    dataset: str | None = None,
+    *,
+    root: str | Path | None = None,
+    folds: int | None = None,
+    scheme: str | None = None,
+    seeds: Sequence[int] = (0,),
+    overrides: dict[str, Any] | None = None,
+    config: str | Path | None = None,
+    tracking_uri: str | None = None,
+    device: str = "auto",
+    experiment_name: str | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+    store=None,
+    split=None,
+    track: bool = True,
+    console=None,
+) -> ExperimentResult:
+    """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
+
+    ``store`` (a FeatureStore) and ``split`` (a SplitScheme) may be given directly instead of
+    ``dataset``/``root``/``scheme`` (sweeps and tests do). ``workers`` sets the processes for
+    preparing features and the DataLoader workers. ``track=False`` skips MLflow.
+    """
+    from bench.registry import get_model_entry
+    from bench.stats import aggregate
+    from bench.train.loop import fill_data_fields, resolve_device
+
+    if console is None:
+        from bench.cli.common import console
+    get_model_entry(model)  # unknown names fail before any data work
+    seeds = [int(s) for s in seeds] or [0]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds repeat: {seeds}")
+
+    synthetic = False
+    if store is None:
+        store, dataset, synthetic = open_dataset(dataset, root, workers=workers or 1, progress=progress, say=console.print)
+    else:
+        dataset = dataset or str(store.meta.get("corpus", "unknown"))
+        synthetic = dataset == "synthetic"
+
+    notes: list[str] = []
+    device_obj = resolve_device(device if device not in (None, "auto") else "auto")
+    model_config, train_config = resolve_configs(
+        model, dataset, overrides=overrides, config=config, device_kind=device_obj.type, notes=notes
+    )
+    if device not in (None, "auto"):
+        train_config = apply_overrides(train_config, {"device": device})
+    device_obj = resolve_device(train_config.device)
+    if workers is not None:
+        train_config = apply_overrides(train_config, {"num_workers": int(workers)})
+    model_config = fill_data_fields(model_config, store)
+    resolved = {"model": to_dict(model_config), "train": to_dict(train_config)}
+
+    if split is None:
+        from bench.splits import get_scheme
+
+        split = get_scheme(dataset, scheme, manifest=store.manifest)
+    fold_list = list(split.folds)
+    if folds is not None:
+        if folds < 1 or folds > len(fold_list):
+            raise ConfigError(f"--folds {folds}: scheme {split.dataset}/{split.name} has {len(fold_list)} folds")
+        fold_list = fold_list[:folds]
+
+    tracker, parent_id = None, None
+    if track:
+        from bench.tracking import Tracker, environment_info
+
+        tracker = Tracker(tracking_uri, experiment_name or f"bench/{model}/{dataset}")
+        parent_id = tracker.start_run(
+            f"{model}-{dataset}-{split.name}",
+            tags={"model": model, "dataset": dataset, "store_key": store.key, "split_scheme": split.name,
+                  "split_checksum": split.checksum, "synthetic": str(synthetic).lower(),
+                  "seeds": ",".join(map(str, seeds)), "folds": ",".join(f.name for f in fold_list),
+                  **{f"env.{k}": v for k, v in environment_info().items()}},
+        )
+        tracker.log_params(parent_id, {**resolved, "data": {"dataset": dataset, "store_key": store.key,
+                                                            "split_scheme": split.name, "split_checksum": split.checksum}})
+        tracker.log_json(parent_id, resolved, "config.json")
+        tracker.log_text(parent_id, _as_toml(model, resolved), "config.toml")
+        tracker.log_json(parent_id, environment_info(), "environment.json")
+
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(
+        f"[bold]{model}[/] on [bold]{dataset}[/] ({len(store.clip_ids)} clips, store {store.key}), "
+        f"scheme {split.name} ({len(fold_list)} folds x {len(seeds)} seeds), device {device_obj}",
+        highlight=False,
+    )
+
+    results: list[FoldResult] = []
+    parent_status = "FAILED"
+    try:
+        with _Progress(progress, console, len(fold_list) * len(seeds), train_config.epochs) as bar:
+            for fold in fold_list:
+                ids = fold.assign(store.manifest)
+                for seed in seeds:
+                    results.append(_run_one(model, model_config, train_config, store, split, fold.name, ids, seed,
+                                            device_obj, tracker, parent_id, bar, console))
+                    bar.fold_done()
+        parent_status = "FINISHED" if any(r.finished for r in results) else "FAILED"
+    finally:
+        aggregates = _ordered(aggregate(r.test for r in results if r.finished))
+        if tracker is not None and parent_id is not None:
+            finished = sum(r.finished for r in results)
+            tracker.log_aggregates(parent_id, aggregates, finished, len(results) - finished)
+            if results:
+                tracker.log_text(parent_id, _tidy_frame(model, dataset, results).to_csv(index=False), "results.csv")
+            tracker.end_run(parent_id, parent_status)
+
+    result = ExperimentResult(model, dataset, results, aggregates, parent_id, resolved, split.name, split.checksum,
+                              store.key, synthetic)
+    print_summary(result, console)
+    return result
+
+
+def _run_one(model, model_config, train_config, store, split, fold, ids, seed, device, tracker, parent_id, bar, console) -> FoldResult:
+    """One fold x seed: from the cache, or trained (and then cached when it finished)."""
+    from bench.train.loop import fit_fold
+
+    key = fold_key(model, model_config, train_config, store.key, split.checksum, fold, seed)
+    child = None
+    if tracker is not None:
+        child = tracker.start_run(f"{fold}-seed{seed}", {"fold": fold, "seed": seed, "cache_key": key}, parent_id=parent_id)
+    status = "FAILED"
+    try:
+        result = load_cached(key)
+        if result is not None:
+            bar.say(f"fold {fold} seed {seed}: reusing the cached result {key} (no training)")
+        else:
+            bar.start_fold(fold, seed)
+            result = fit_fold(model, model_config, train_config, store, ids, seed=seed, device=device,
+                              on_epoch=bar.on_epoch, fold_name=fold)
+            result.cache_key = key
+            if result.finished:
+                result.save(results_dir() / key)
+            else:
+                bar.say(f"[red]{result.error}[/] (recorded as failed; the other folds go on)")
+        result.fold, result.seed = fold, seed
+        if tracker is not None and child is not None:
+            tracker.log_fold(child, result)
+        status = "FINISHED" if result.finished else "FAILED"
+        if result.finished:
+            head = f", head {result.inference_head}" if result.inference_head else ""
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in _ordered(result.test).items())
+            bar.say(f"fold {fold} seed {seed}: epoch {result.best_epoch}{head}: test {shown}")
+        return result
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        if tracker is not None and child is not None:
+            tracker.end_run(child, status)
+
+
+# -- output ---------------------------------------------------------------------------------
+METRIC_ORDER = ("accuracy", "uar", "macro_f1", "weighted_f1", "ccc_mean", "ccc_arousal", "ccc_valence", "ccc_dominance")
+
+
+def _ordered(metrics: dict) -> dict:
+    """Metrics in the order tables show them (the known ones first, then the rest by name)."""
+    rank = {name: i for i, name in enumerate(METRIC_ORDER)}
+    return {k: metrics[k] for k in sorted(metrics, key=lambda k: (rank.get(k, len(rank)), k))}
+
+
+def _tidy_frame(model: str, dataset: str, results: Iterable[FoldResult]) -> pd.DataFrame:
+    return ExperimentResult(model, dataset, list(results), {}, None, {}).tidy()
+
+
+def _as_toml(model: str, resolved: dict) -> str:
+    """The resolved config as a study file ``bench run --config`` reads back."""
+    import tomli_w
+
+    def clean(table: dict) -> dict:
+        return {k: v for k, v in table.items() if v is not None}
+
+    return tomli_w.dumps({"study": {"kind": "run", "model": model}, "model": clean(resolved["model"]),
+                          "train": clean(resolved["train"])})
+
+
+def print_summary(result: ExperimentResult, console) -> None:
+    """Mean ± std and the 95% interval per test metric, over finished folds x seeds."""
+    from rich.table import Table
+
+    title = f"{result.model} on {result.dataset} ({result.scheme}): test metrics over folds x seeds"
+    if result.synthetic:
+        title = f"{SYNTHETIC_BANNER}\n{title}"
+    table = Table(title=title)
+    for column in ("metric", "mean ± std", "95% CI", "n"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, s in result.aggregates.items():
+        spread = f" ± {s['std']:.4f}" if math.isfinite(s["std"]) else ""
+        interval = f"[{s['ci95_low']:.4f}, {s['ci95_high']:.4f}]" if math.isfinite(s["ci95_low"]) else "—"
+        table.add_row(metric, f"{s['mean']:.4f}{spread}", interval, str(s["n"]))
+    console.print(table)
+    if result.failed:
+        console.print(f"[red]{len(result.failed)} of {len(result.fold_results)} fold runs failed:[/]")
+        for r in result.failed:
+            console.print(f"  {r.error}", highlight=False)
+    if result.parent_run_id:
+        console.print(f"MLflow parent run: {result.parent_run_id}", highlight=False)
+
+
+class _Progress:
+    """Rich progress for folds and epochs (or plain lines when progress is off)."""
+
+    def __init__(self, enabled: bool, console, total_folds: int, epochs: int):
+        self.enabled, self.console, self.total, self.epochs = enabled, console, total_folds, epochs
+        self.progress = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=self.console, transient=False)
+            self.progress.__enter__()
+            self.folds = self.progress.add_task("folds x seeds", total=self.total)
+            self.epoch_task = self.progress.add_task("epochs", total=self.epochs)
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+    def start_fold(self, fold: str, seed: int) -> None:
+        if self.progress is not None:
+            self.progress.reset(self.epoch_task, total=self.epochs, description=f"fold {fold} seed {seed}")
+
+    def on_epoch(self, epoch: int, metrics: dict) -> None:
+        if self.progress is not None:
+            self.progress.update(self.epoch_task, completed=epoch,
+                                 description=f"epoch {epoch}: val selection {metrics.get('selection', float('nan')):.4f}")
+
+    def fold_done(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.folds)
+            self.progress.update(self.epoch_task, completed=self.epochs)

@@ -1,0 +1,59 @@
+"""``TrainConfig``: how a model is trained, as data.
+
+Defaults are deliberately plain (Adam, constant learning rate); each registered model's recipe
+(``register_model(..., recipe={...})``) overrides them with its paper's settings, and a study
+file or ``--set train.key=value`` overrides those. Fields under RUNTIME_FIELDS say *where* and
+*how fast* to train, not *what* is trained, so they are left out of result cache keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Fields that do not change the numbers a run produces (only where and how fast it runs).
+RUNTIME_FIELDS = ("device", "num_workers", "pin_memory", "preload", "save_state")
+
+
+@dataclass
+class TrainConfig:
+    # -- optimisation ------------------------------------------------------------------------
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"  # torch.optim class
+    lr: float = 1e-4  # peak learning rate
+    weight_decay: float = 0.0  # L2 (adam/sgd) or decoupled (adamw) weight decay
+    momentum: float = 0.9  # SGD momentum (ignored by adam/adamw)
+    batch_size: int = 32  # clips per training step
+    epochs: int = 20  # maximum number of epochs
+    patience: int = 0  # stop after this many epochs without a better validation score; 0 = never
+    scheduler: Literal["none", "cosine", "multistep"] = "none"  # per-epoch learning-rate schedule
+    milestones: list[int] = field(default_factory=list)  # multistep: epochs at which lr *= gamma
+    gamma: float = 0.1  # multistep decay factor
+    grad_clip: float = 0.0  # clip the global gradient norm to this value; 0 = off
+    # Metric that picks the epoch (and the head, for inference_head="validation") on the
+    # validation speakers: "auto" = uar (classification) or ccc_mean (regression); a name
+    # starting with "loss" is minimised, every other metric is maximised.
+    selection_metric: str = "auto"
+    # -- augmentation (training batches only, on the training device) ------------------------
+    augment: bool = False  # flip / rotate / colour-jitter face crops (and flow consistently)
+    flip_p: float = 0.5  # probability of a horizontal flip per clip
+    rotation_deg: float = 10.0  # rotation angle drawn uniformly from [-deg, deg] per clip
+    color_jitter: float = 0.2  # brightness / contrast / saturation strength per clip (0 = off)
+    hue: float = 0.0  # hue shift strength in [0, 0.5] (fraction of a full turn)
+    # -- runtime (not part of a result's identity) -------------------------------------------
+    num_workers: int = 0  # DataLoader worker processes
+    pin_memory: bool = True  # pin host batches for faster copies (only takes effect on CUDA)
+    preload: Literal["auto", "always", "never"] = "auto"  # read the fold's clips into memory once
+    amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
+    device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
+    save_state: bool = False  # keep the selected epoch's weights (model.pt) with the result
+
+
+def resolve_selection_metric(config: TrainConfig, task: str) -> str:
+    """The metric name the trainer maximises (or minimises, for loss) on validation."""
+    if config.selection_metric != "auto":
+        return config.selection_metric
+    return "uar" if task == "classification" else "ccc_mean"
+
+
+def higher_is_better(metric: str) -> bool:
+    return not metric.startswith("loss")

@@ -1,0 +1,389 @@
+"""Train one model on one fold: select on validation speakers, score test speakers once.
+
+The loop, top to bottom:
+
+1. seed everything from the run's seed; build the model (its data fields filled from the
+   store) and the three loaders (train shuffled with a seeded generator);
+2. each epoch: train (augmentation and the model's own ``augment_batch`` on training batches
+   only; bf16 autocast on CUDA; a non-finite loss stops the fold with a clear message), then
+   score every candidate head on the validation speakers;
+3. keep the weights of the best epoch in memory (the head too, when the model's
+   ``inference_head`` is ``"validation"``); stop after ``patience`` epochs without progress;
+4. restore those weights and score the test speakers once, with that head.
+
+The test set is never looked at before step 4, so no choice can lean on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import replace
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.config import to_dict
+from bench.contract import ModelConfig, count_parameters
+from bench.data.dataset import ClipDataset, make_loader, store_key_for, to_device
+from bench.errors import BenchError, ConfigError
+from bench.registry import get_model_entry, resolve_config
+from bench.train.augment import augment_batch
+from bench.train.config import TrainConfig, higher_is_better, resolve_selection_metric
+from bench.train.metrics import classification_metrics, regression_metrics
+from bench.train.result import FoldResult
+from bench.train.seed import seed_everything
+
+__all__ = ["FoldResult", "NonFiniteLossError", "fit_fold", "fill_data_fields", "resolve_device"]
+
+
+class NonFiniteLossError(BenchError):
+    """The training loss became NaN or infinite: this fold fails, the others go on."""
+
+
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """``"auto"`` is CUDA when torch sees a GPU, else CPU; asking for a missing GPU is an error."""
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but torch sees no CUDA device (use --device cpu or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}: {exc}") from None
+
+
+# -- data fields of the model config --------------------------------------------------------
+def store_labels(store) -> list[str]:
+    return list(store.meta.get("labels") or store.manifest.labels)
+
+
+def store_targets(store) -> list[str]:
+    return list(store.meta.get("targets") or store.manifest.targets)
+
+
+def fill_data_fields(config: ModelConfig, store) -> ModelConfig:
+    """The config with its data-dependent fields taken from the store (task, sizes, classes).
+
+    A classification config on a corpus without categorical labels becomes regression on its
+    continuous targets; sizes come from the arrays of the store's first clip.
+    """
+    labels, targets = store_labels(store), store_targets(store)
+    task = config.task
+    if task == "classification" and not labels:
+        if not targets:
+            raise ConfigError(f"feature store {store.root}: the corpus has neither labels nor targets")
+        task = "regression"
+    if task == "regression" and not targets:
+        raise ConfigError(f"feature store {store.root}: task=regression but the corpus has no continuous targets")
+    if not store.clip_ids:
+        raise ConfigError(f"feature store {store.root}: no prepared clips")
+    arrays = store.load(store.clip_ids[0])
+    changes: dict[str, Any] = {"task": task, "num_outputs": len(labels) if task == "classification" else len(targets)}
+    if "frames" in arrays:
+        changes["image_size"] = int(arrays["frames"].shape[-1])
+    elif "flow" in arrays:
+        changes["image_size"] = int(arrays["flow"].shape[-1])
+    audio_key = store_key_for("audio", config)
+    if audio_key in arrays:
+        changes["audio_dim"] = int(arrays[audio_key].shape[-1])
+    if config.video_input == "features" and "video_emb" in arrays:
+        changes["video_dim"] = int(arrays["video_emb"].shape[-1])
+    if config.flow_input == "features" and "flow_emb" in arrays:
+        changes["flow_dim"] = int(arrays["flow_emb"].shape[-1])
+    known = {k: v for k, v in changes.items() if hasattr(config, k)}
+    return replace(config, **known)
+
+
+def usable_ids(store, ids, task: str, targets: list[str]) -> list[str]:
+    """Clip ids that were prepared and carry what the task needs (a label, or every target)."""
+    prepared = set(store.clip_ids)
+    frame = store.manifest.frame.set_index("clip_id")
+    keep = []
+    for clip_id in map(str, ids):
+        if clip_id not in prepared or clip_id not in frame.index:
+            continue
+        row = frame.loc[clip_id]
+        if task == "classification" and not str(row["label"]):
+            continue
+        if task == "regression" and any(not math.isfinite(float(row[t])) for t in targets):
+            continue
+        keep.append(clip_id)
+    return keep
+
+
+# -- optimisation ---------------------------------------------------------------------------
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    raise ConfigError(f"unknown optimizer {config.optimizer!r}")
+
+
+def build_scheduler(optimizer, config: TrainConfig):
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
+    if config.scheduler == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
+    return None
+
+
+def autocast_context(device: torch.device, amp: str):
+    """bf16 autocast on CUDA under ``amp="auto"``; everywhere under ``"bf16"``; never under ``"off"``."""
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# -- prediction -----------------------------------------------------------------------------
+def _as_probabilities(values: torch.Tensor) -> torch.Tensor:
+    """Softmax of logits; a head that already gives probabilities (e.g. ``mean``) is kept."""
+    values = values.float()
+    if values.numel() and bool(((values >= 0) & (values <= 1)).all()) and torch.allclose(
+        values.sum(-1), torch.ones(values.shape[0]), atol=1e-3
+    ):
+        return values
+    return values.softmax(-1)
+
+
+def candidate_outputs(model, output, task: str) -> dict[str, torch.Tensor]:
+    """Every head the trainer may pick, plus ``mean`` of the heads when the model has none."""
+    heads = dict(model.candidate_heads(output))
+    if task == "classification" and "mean" not in heads and len(output.logits) > 1:
+        heads["mean"] = torch.stack([v.float().softmax(-1) for v in output.logits.values()]).mean(0)
+    if task == "regression" and "mean" not in heads and len(output.logits) > 1:
+        heads["mean"] = torch.stack([v.float() for v in output.logits.values()]).mean(0)
+    return heads
+
+
+@torch.no_grad()
+def predict(model, loader, device, amp: str, task: str) -> tuple[dict[str, np.ndarray], float, list[str]]:
+    """Outputs of every candidate head over a loader (probabilities / predictions), mean loss."""
+    model.eval()
+    collected: dict[str, list[torch.Tensor]] = {}
+    clip_ids: list[str] = []
+    loss_sum, count = 0.0, 0
+    for batch in loader:
+        batch = to_device(batch, device, non_blocking=True)
+        with autocast_context(device, amp):
+            output = model(batch)
+            loss, _ = model.compute_loss(output, batch)
+        size = len(batch["clip_id"])
+        loss_sum += float(loss) * size
+        count += size
+        for name, values in candidate_outputs(model, output, task).items():
+            values = _as_probabilities(values.cpu()) if task == "classification" else values.float().cpu()
+            collected.setdefault(name, []).append(values)
+        clip_ids.extend(batch["clip_id"])
+    outputs = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
+    return outputs, loss_sum / max(count, 1), clip_ids
+
+
+def score(outputs: np.ndarray, dataset: ClipDataset, task: str, labels: list[str], targets: list[str]) -> dict:
+    if task == "classification":
+        return classification_metrics(dataset.labels, outputs.argmax(-1), labels)
+    return regression_metrics(outputs, dataset.targets, targets)
+
+
+def _scalars(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# -- the fold -------------------------------------------------------------------------------
+def fit_fold(
+    model_name: str,
+    model_config: ModelConfig | Mapping[str, Any] | None,
+    train_config: TrainConfig,
+    store,
+    fold_ids: Mapping[str, list[str]],
+    *,
+    seed: int,
+    device: str | torch.device | None = None,
+    on_epoch: Callable[[int, dict], None] | None = None,
+    fold_name: str = "",
+) -> FoldResult:
+    """Train ``model_name`` on ``fold_ids["train"]``, select on ``"val"``, score ``"test"`` once.
+
+    ``on_epoch(epoch, val_metrics)`` is called after each epoch's validation with the chosen
+    head's validation metrics (``accuracy``/``uar``/... or ``ccc_*``, ``loss``, and
+    ``selection``: the value being maximised, negated loss for loss metrics); it may raise
+    (``optuna.TrialPruned``) to stop the fold, and that exception propagates. A NaN/inf
+    training loss returns a ``FoldResult`` with ``status="failed"`` and the reason.
+    """
+    started = time.perf_counter()
+    generator = seed_everything(seed)
+    device = resolve_device(device if device is not None else train_config.device)
+    config = fill_data_fields(resolve_config(model_name, model_config), store)
+    task, labels, targets = config.task, store_labels(store), store_targets(store)
+    metric = resolve_selection_metric(train_config, task)
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    where = f"fold {fold_name or '?'} seed {seed}"
+
+    model = get_model_entry(model_name).model_class(config).to(device)
+    arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
+    splits = {}
+    for part in ("train", "val", "test"):
+        ids = usable_ids(store, fold_ids.get(part, []), task, targets)
+        if not ids:
+            raise ConfigError(f"{where}: no usable {part} clips in feature store {store.root}")
+        splits[part] = ClipDataset(store, ids, arrays, task=task, targets=targets)
+    _maybe_preload(splits, train_config.preload)
+
+    pin = bool(train_config.pin_memory and device.type == "cuda")
+    workers = train_config.num_workers
+    train_loader = make_loader(splits["train"], train_config.batch_size, shuffle=True, generator=generator, num_workers=workers, pin_memory=pin)
+    val_loader = make_loader(splits["val"], train_config.batch_size, shuffle=False, num_workers=workers, pin_memory=pin)
+    test_loader = make_loader(splits["test"], train_config.batch_size, shuffle=False, num_workers=0, pin_memory=pin)
+    augment_generator = torch.Generator().manual_seed(seed + 1)
+    optimizer = build_optimizer(model, train_config)
+    scheduler = build_scheduler(optimizer, train_config)
+
+    best = {"score": -math.inf, "epoch": 0, "head": "", "val": {}, "state": None}
+    history: list[dict] = []
+    stale = 0
+    for epoch in range(1, train_config.epochs + 1):
+        try:
+            train_loss = _train_epoch(model, train_loader, optimizer, train_config, device, augment_generator, epoch)
+        except NonFiniteLossError as exc:
+            return FoldResult(
+                status="failed", error=f"{where}: {exc}", history=history, parameters=count_parameters(model),
+                seconds=time.perf_counter() - started, fold=fold_name, seed=seed, labels=labels,
+            )
+        lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step()
+        outputs, val_loss, _ = predict(model, val_loader, device, train_config.amp, task)
+        per_head = {name: {**_scalars(score(values, splits["val"], task, labels, targets)), "loss": val_loss} for name, values in outputs.items()}
+        head = _choose_head(config.inference_head, per_head, metric, sign, model_name)
+        val_metrics = dict(per_head[head])
+        value = sign * val_metrics[metric]
+        val_metrics["selection"] = value
+        entry = {"epoch": epoch, "train_loss": train_loss, "lr": lr, **{f"val_{k}": v for k, v in val_metrics.items()}, "val_head": head}
+        if len(per_head) > 1:
+            entry.update({f"val_{name}_{metric}": m[metric] for name, m in per_head.items()})
+        history.append(entry)
+        if value > best["score"]:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best.update(score=value, epoch=epoch, head=head, val=val_metrics, state=state)
+            stale = 0
+        else:
+            stale += 1
+        if on_epoch is not None:
+            on_epoch(epoch, dict(val_metrics))
+        if train_config.patience > 0 and stale >= train_config.patience:
+            break
+
+    if best["state"] is None:  # every validation score was NaN
+        return FoldResult(
+            status="failed", error=f"{where}: no epoch produced a finite validation {metric}", history=history,
+            parameters=count_parameters(model), seconds=time.perf_counter() - started, fold=fold_name, seed=seed, labels=labels,
+        )
+    model.load_state_dict(best["state"])
+    tic = time.perf_counter()
+    outputs, _, clip_ids = predict(model, test_loader, device, train_config.amp, task)
+    inference_ms = 1000 * (time.perf_counter() - tic) / max(len(clip_ids), 1)
+    chosen = outputs[best["head"]]
+    metrics = score(chosen, splits["test"], task, labels, targets)
+    return FoldResult(
+        status="finished",
+        best_epoch=best["epoch"],
+        inference_head=best["head"],
+        val={k: v for k, v in best["val"].items() if k != "selection"},
+        test=_scalars(metrics),
+        per_class_recall=metrics.get("per_class_recall", {}),
+        confusion=metrics.get("confusion", []),
+        history=history,
+        predictions=_prediction_frame(splits["test"], chosen, task, labels, targets),
+        parameters=count_parameters(model),
+        inference_ms_per_clip=inference_ms,
+        seconds=time.perf_counter() - started,
+        fold=fold_name,
+        seed=seed,
+        labels=labels,
+        state_dict=best["state"] if train_config.save_state else None,
+    )
+
+
+def _train_epoch(model, loader, optimizer, config: TrainConfig, device, generator, epoch: int) -> float:
+    model.train()
+    total, count = 0.0, 0
+    for step, batch in enumerate(loader, start=1):
+        batch = to_device(batch, device, non_blocking=True)
+        if config.augment:
+            batch = augment_batch(batch, generator, config)
+        batch = model.augment_batch(batch, generator)
+        with autocast_context(device, config.amp):
+            output = model(batch)
+            loss, _ = model.compute_loss(output, batch)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            kind = "NaN" if math.isnan(value) else "inf"
+            raise NonFiniteLossError(f"loss became {kind} at epoch {epoch} step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        size = len(batch["clip_id"])
+        total += value * size
+        count += size
+    return total / max(count, 1)
+
+
+def _choose_head(inference_head: str, per_head: dict[str, dict], metric: str, sign: float, model_name: str) -> str:
+    if metric not in next(iter(per_head.values())):
+        raise ConfigError(f"selection metric {metric!r} is not one of {sorted(next(iter(per_head.values())))}")
+    if inference_head == "validation":
+        finite = {n: m for n, m in per_head.items() if math.isfinite(m[metric])}
+        pool = finite or per_head
+        return max(pool, key=lambda n: sign * pool[n][metric])
+    if inference_head not in per_head:
+        raise ConfigError(
+            f"model {model_name!r}: inference_head {inference_head!r} is not one of its heads {sorted(per_head)} "
+            f"(or 'validation')"
+        )
+    return inference_head
+
+
+def _maybe_preload(splits: dict[str, ClipDataset], mode: str) -> None:
+    if mode == "never":
+        return
+    if mode == "auto":
+        needed = sum(d.nbytes_estimate() for d in splits.values())
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            available = 0
+        if needed > min(8 * 2**30, available // 4):
+            return
+    for dataset in splits.values():
+        dataset.preload()
+
+
+def _prediction_frame(dataset: ClipDataset, outputs: np.ndarray, task: str, labels: list[str], targets: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({"clip_id": dataset.clip_ids, "speaker": dataset.speakers})
+    if task == "classification":
+        frame["label"] = [labels[i] for i in dataset.labels]
+        frame["predicted"] = [labels[i] for i in outputs.argmax(-1)]
+        for i, name in enumerate(labels):
+            frame[f"prob_{name}"] = outputs[:, i]
+    else:
+        for i, name in enumerate(targets):
+            frame[name] = dataset.targets[:, i]
+            frame[f"pred_{name}"] = outputs[:, i]
+    return frame
+
+
+def config_dict(config: Any) -> dict:
+    """A config (dataclass) as a plain dict, for logging and hashing."""
+    return to_dict(config)
