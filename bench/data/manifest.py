@@ -86,12 +86,13 @@ class Manifest:
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write ``<path>`` (CSV) and ``<path>.json`` (corpus, vocabulary, targets, root)."""
+        """Write ``<path>`` (CSV) and ``<path>.json`` (corpus, vocabulary, targets, root, warnings)."""
         path = Path(path)
         write_text(path, self.frame.to_csv(index=False))
         write_json(
             path.with_suffix(path.suffix + ".json"),
-            {"corpus": self.corpus, "labels": list(self.labels), "targets": list(self.targets), "root": str(self.root)},
+            {"corpus": self.corpus, "labels": list(self.labels), "targets": list(self.targets), "root": str(self.root),
+             "warnings": list(self.warnings)},
         )
         return path
 
@@ -103,7 +104,8 @@ class Manifest:
             raise ConfigError(f"{path}: no sidecar {meta_path.name}; build manifests with an adapter")
         meta = json.loads(meta_path.read_text())
         frame = pd.read_csv(path, dtype={c: str for c in STRING_COLUMNS}, keep_default_na=False)
-        return cls(frame, meta["corpus"], tuple(meta["labels"]), tuple(meta["targets"]), Path(meta["root"]))
+        return cls(frame, meta["corpus"], tuple(meta["labels"]), tuple(meta["targets"]), Path(meta["root"]),
+                   list(meta.get("warnings", [])))
 
 
 def normalise_frame(frame: pd.DataFrame, targets=()) -> pd.DataFrame:

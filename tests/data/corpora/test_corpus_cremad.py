@@ -92,9 +92,11 @@ def test_bad_root_and_bad_option(tmp_path):
         build_manifest("cremadd", tmp_path)
 
 
-def test_manifest_round_trip(tmp_path):
-    m = build_manifest("cremad", cremad_tree(tmp_path / "c"))
+def test_manifest_round_trip_keeps_warnings(tmp_path):
+    with pytest.warns(CorpusWarning):
+        m = build_manifest("cremad", cremad_tree(tmp_path / "c"), label_source="perceived")
     from bench.data.manifest import Manifest
 
     loaded = Manifest.load(m.save(tmp_path / "out" / "cremad.csv"))
     assert loaded.labels == m.labels and loaded.frame["clip_id"].tolist() == m.frame["clip_id"].tolist()
+    assert loaded.warnings == m.warnings and len(loaded.warnings) == 2
