@@ -1,0 +1,78 @@
+"""``bench run``: train and score one model on the folds x seeds of a split scheme.
+
+    bench run --model deiii                                   # built-in synthetic corpus
+    bench run --model deiii --dataset cremad --root /data/CREMA-D --folds 2 --seeds 0 1 2
+    bench run --model saf --set fusion=it --set train.lr=1e-3 --config studies/best.toml
+
+Seeds may be written ``--seeds 0 1 2``, ``--seeds 0,1,2`` or ``--seeds 0 --seeds 1``.
+Everything here is a thin wrapper over :func:`bench.experiment.run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bench.cli import app
+from bench.cli.common import console
+from bench.errors import ConfigError
+
+
+def parse_seeds(values: list[str] | None, extra: list[str] | None = None) -> list[int]:
+    """``["0,1", "2"]`` plus trailing bare integers (``--seeds 0 1 2``) -> ``[0, 1, 2]``."""
+    seeds: list[int] = []
+    for text in [*(values or []), *(extra or [])]:
+        for part in str(text).replace(",", " ").split():
+            try:
+                seeds.append(int(part))
+            except ValueError:
+                raise ConfigError(f"--seeds: {part!r} is not an integer") from None
+    return seeds or [0]
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def run_command(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", "-m", help="Registered model name (see `bench models`)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="cremad, ravdess, mspimprov, manifest or synthetic (default)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus (or the manifest CSV)."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
+    seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds: --seeds 0 1 2, --seeds 0,1,2 or repeated."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override key=value (train keys as train.key)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Study file with [model] and [train] tables."),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: local SQLite)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for preparing features and loading batches."),
+    experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="MLflow experiment (default bench/<model>/<dataset>)."),
+    track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Train MODEL on each fold x seed; select on validation speakers; score test speakers once."""
+    from bench.config import parse_overrides
+    from bench.experiment import run
+
+    extra = list(ctx.args)
+    if extra and not seeds:
+        raise ConfigError(f"unexpected arguments {extra}")
+    result = run(
+        model,
+        dataset,
+        root=root,
+        folds=folds,
+        scheme=scheme,
+        seeds=parse_seeds(seeds, extra),
+        overrides=parse_overrides(overrides),
+        config=config,
+        tracking_uri=tracking_uri,
+        device=device,
+        experiment_name=experiment_name,
+        progress=progress,
+        workers=workers,
+        track=track,
+        console=console,
+    )
+    if result.fold_results and not result.finished:
+        raise typer.Exit(code=1)
