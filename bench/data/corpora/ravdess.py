@@ -93,8 +93,8 @@ def scan(root: Path, report: Report) -> dict[Trial, dict[str, Path]]:
     dirs = actor_dirs(root)
     for folder in dirs:
         folder_match = ACTOR_DIR_RE.match(folder.name)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            rel = relative(path, root)
+        for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=str):
+            rel = f"{relative(folder, root)}/{path.relative_to(folder).as_posix()}"
             if not folder_match:
                 bad.append((rel, f"folder {folder.name} is not Actor_XX"))
                 continue
@@ -113,13 +113,12 @@ def scan(root: Path, report: Report) -> dict[Trial, dict[str, Path]]:
                 bad.append((rel, f"second copy of trial {trial.key} modality {modality} (first: {relative(slot[modality], root)})"))
                 continue
             slot[modality] = path
-    inside = {d.resolve() for d in dirs}
-    loose = []
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix.lower() in MEDIA_EXTENSIONS and not any(
-            parent.resolve() in inside for parent in path.parents
-        ):
-            loose.append((relative(path, root), "media file outside the Actor_XX folders"))
+    seen = set()
+    for folder in dirs:
+        seen.update(folder.rglob("*"))
+    loose = [(relative(path, root), "media file outside the Actor_XX folders")
+             for path in sorted(root.rglob("*"), key=str)
+             if path.suffix.lower() in MEDIA_EXTENSIONS and path not in seen and path.is_file()]
     report.unrecognised(bad + loose)
     return trials
 
