@@ -40,7 +40,10 @@ code and expose the choice (the defaults reproduce the code):
 "Last time step" is the last *real* step of each clip (the official code has no padding mask
 and takes ``h[-1]``; without padding the two are the same). With raw inputs (``frames`` /
 ``logmel``) the shared frontends stand in for the frozen extractors and emit the official
-input widths (``raw_audio_embed_dim`` = 1024, ``raw_video_embed_dim`` = 50).
+input widths (``raw_audio_embed_dim`` = 1024, ``raw_video_embed_dim`` = 50; at 1024 the log-mel
+frontend alone has ~3.3M parameters, so lower it for quick runs). Precomputed features of a
+width other than ``d_model`` are mapped to it by a bias-free per-step Linear (for audio this is
+the official kernel-1 convolution; for video it is our addition, since EMOCA codes are 50-d).
 """
 
 from __future__ import annotations
