@@ -23,13 +23,12 @@ from deiii.conformer import SequenceEncoder
 class FusionStage(nn.Module):
     def __init__(self, config: DEIIIConfig):
         super().__init__()
-        self.modality = nn.Parameter(torch.zeros(2, config.d_model))  # 0 = audio, 1 = video
-        nn.init.normal_(self.modality, std=0.02)
-        self.encoder = (
-            SequenceEncoder("transformer", config.d_model, config.fusion_layers, config.num_heads,
-                            config.ff_mult, config.conv_kernel, config.dropout, pos_encoding="none")
-            if config.fusion_layers > 0 else None
-        )
+        self.encoder = None
+        if config.fusion_layers > 0:
+            self.modality = nn.Parameter(torch.zeros(2, config.d_model))  # 0 = audio, 1 = video
+            nn.init.normal_(self.modality, std=0.02)
+            self.encoder = SequenceEncoder("transformer", config.d_model, config.fusion_layers, config.num_heads,
+                                           config.ff_mult, config.conv_kernel, config.dropout, pos_encoding="none")
         self.out_dim = 2 * config.d_model
 
     def forward(self, audio, audio_mask, video, video_mask) -> torch.Tensor:
