@@ -156,6 +156,8 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if mask is None or not self.training or bool(mask.all()):
             return super().forward(x)
+        dtype = x.dtype
+        x = x.float()  # statistics in fp32 (also under bf16 autocast)
         w = mask[:, None, :].to(x.dtype)
         n = w.sum().clamp_min(2.0)
         mean = (x * w).sum((0, 2)) / n
@@ -169,7 +171,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         y = (x - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + self.eps)
         if self.affine:
             y = y * self.weight[None, :, None] + self.bias[None, :, None]
-        return y
+        return y.to(dtype)
 
 
 class ConvBlock1d(nn.Module):
@@ -312,6 +314,9 @@ class FusionBlock(nn.Module):
 @register_model(
     "saf",
     SAFConfig,
+    # Official opts.py / main.py. Not representable in TrainConfig: the official SGD also sets
+    # dampening=0.9, and its step schedule counts epochs from 1 (lr drops *at* epoch 40, one
+    # epoch earlier than a per-epoch MultiStepLR with milestone 40).
     recipe={
         "optimizer": "sgd",
         "lr": 0.04,
@@ -395,7 +400,7 @@ class SAF(AVModel):
         """(B, T_a, F) → MFCC or features, channel-first (B, C, T_a)."""
         if audio.dim() != 3:
             raise ValueError(f"saf: expected audio (B, T, F), got shape {tuple(audio.shape)}")
-        audio = audio.float()
+        audio = audio.to(self.head.weight.dtype)
         if self.dct is not None:
             audio = audio @ self.dct.t()
         return audio.transpose(1, 2), mask
@@ -408,10 +413,11 @@ class SAF(AVModel):
         if video.dim() != 5:
             raise ValueError(f"saf: expected frames (B, T, 3, H, W), got shape {tuple(video.shape)}")
         b, t = mask.shape
-        feats = video.new_zeros(b, t, self.visual.out_dim, dtype=torch.float32)
-        real = video[mask].float()  # frames folded into the batch, padding skipped
+        dtype = self.head.weight.dtype  # float32 unless the model was cast
+        feats = video.new_zeros(b, t, self.visual.out_dim, dtype=dtype)
+        real = video[mask].to(dtype)  # frames folded into the batch, padding skipped
         if real.shape[0]:
-            feats = feats.index_put((mask,), self.visual(real))
+            feats = feats.index_put((mask,), self.visual(real).to(feats.dtype))
         return feats.transpose(1, 2), mask
 
     # -- fusion ---------------------------------------------------------------------------------
@@ -484,16 +490,18 @@ class SAF(AVModel):
             return batch
         audio, video = batch["audio"], batch["video"]
         b = audio.shape[0]
+        # Random draws on the generator's device (CPU unless the trainer passes a CUDA one).
+        gen_device = generator.device if generator is not None else torch.device("cpu")
         if mode == "softhard":
-            c = torch.randint(0, 100, (b,), generator=generator).float().div_(100)
+            c = torch.randint(0, 100, (b,), generator=generator, device=gen_device).float().div_(100)
             ca = c.to(audio.device).view(b, *([1] * (audio.dim() - 1)))
             cv = (1 - c).to(video.device).view(b, *([1] * (video.dim() - 1)))
             new_audio = torch.cat((audio, audio * ca, torch.zeros_like(audio), audio))
             new_video = torch.cat((video, video * cv, video, torch.zeros_like(video)))
             copies = 4
         else:
-            noise_a = torch.randn(audio.shape, generator=generator).to(audio.device, audio.dtype)
-            noise_v = torch.randn(video.shape, generator=generator).to(video.device, video.dtype)
+            noise_a = torch.randn(audio.shape, generator=generator, device=gen_device).to(audio.device, audio.dtype)
+            noise_v = torch.randn(video.shape, generator=generator, device=gen_device).to(video.device, video.dtype)
             new_audio = torch.cat((audio, noise_a, audio))
             new_video = torch.cat((video, video, noise_v))
             copies = 3
@@ -510,7 +518,7 @@ class SAF(AVModel):
             else:
                 out[key] = value
         if self.config.shuffle_augmented:
-            perm = torch.randperm(b * copies, generator=generator)
+            perm = torch.randperm(b * copies, generator=generator, device=gen_device)
             for key, value in out.items():
                 if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == b * copies:
                     out[key] = value[perm.to(value.device)]
@@ -551,8 +559,10 @@ def official_state_dict(state_dict: dict[str, torch.Tensor], fusion: str) -> dic
     Load the result into ``SAF(SAFConfig.official(fusion, include_unused_official_params=True))``
     (strictly), or into a model without the unused parts with ``strict=False``. The packed
     ``kv`` projection is split into ``k`` and ``v``. An EfficientFace-only checkpoint (the
-    AffectNet-pretrained trunk the official code starts from) maps with
-    ``rename_official(sd, official_key_map("visual_model."))`` and the prefix swap below.
+    AffectNet-pretrained trunk the official code starts from) is read by
+    :func:`load_efficientface` (config field ``efficientface_checkpoint``).
+    Checked against the official module: with its weights, eval-mode logits agree to 1e-7
+    (float32) and train-mode logits and gradients to 1e-13 (float64) for all three variants.
     """
     renames = official_key_map("visual_model.")
     for stage, prefix in (("video_stage1", 0), ("video_stage2", 2)):
