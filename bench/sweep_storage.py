@@ -52,8 +52,8 @@ def open_storage(url: str | None):
 
 def mark_owner(trial: optuna.Trial) -> None:
     """Record which process runs this trial (for stale-trial detection without heartbeats)."""
-    trial.set_system_attr(OWNER_HOST, socket.gethostname())
-    trial.set_system_attr(OWNER_PID, os.getpid())
+    trial.set_user_attr(OWNER_HOST, socket.gethostname())
+    trial.set_user_attr(OWNER_PID, os.getpid())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -76,14 +76,14 @@ def fail_orphaned_trials(study: optuna.Study, dead_pids: set[int] | None = None)
     failed = []
     storage = study._storage
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.system_attrs.get(OWNER_HOST) != host:
+        if trial.user_attrs.get(OWNER_HOST) != host:
             continue
-        pid = trial.system_attrs.get(OWNER_PID)
+        pid = trial.user_attrs.get(OWNER_PID)
         if pid is None:
             continue
         if (dead_pids and pid in dead_pids) or not _pid_alive(int(pid)):
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"worker process {pid} on {host} died")
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-            storage.set_trial_system_attr(trial._trial_id, "fail_reason", f"worker process {pid} on {host} died")
             failed.append(trial.number)
     return failed
 

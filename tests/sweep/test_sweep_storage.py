@@ -85,7 +85,7 @@ def test_killed_worker_trial_fails_and_study_goes_on_journal(tmp_path, toy_study
     worker_loop(fast)  # a new worker finds the orphan, fails it, and completes the budget
     trials = _trials(fast)
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(failed) == 1 and "died" in failed[0].system_attrs["fail_reason"]
+    assert len(failed) == 1 and "died" in failed[0].user_attrs["fail_reason"]
     assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 4
 
 
