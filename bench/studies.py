@@ -76,6 +76,9 @@ class Study:
     direction: Literal["maximize", "minimize"] = "maximize"
     inner_folds: int = 3
     space: list[SearchDimension] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)  # ablation: heads scored from the reference runs
+    descriptions: dict[str, str] = field(default_factory=dict)  # ablation: variant -> what changed
+    pairs: dict[str, list[str]] = field(default_factory=dict)  # ablation: named class pairs to score
 
     def model_overrides(self, model: str) -> dict[str, Any]:
         return dict(self.overrides.get(model, {}))
@@ -147,7 +150,7 @@ def load_study(path: str | Path) -> Study:
     kind = head.get("kind", "run")
     if kind not in STUDY_KINDS:
         raise ConfigError(f"{where}: [study] kind must be one of {list(STUDY_KINDS)}, got {kind!r}")
-    known = {"study", "overrides", "reported", "variants", "space", "model", "train"}
+    known = {"study", "overrides", "reported", "variants", "space", "model", "train", "descriptions", "pairs"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown top-level tables {unknown}; expected some of {sorted(known)}")
@@ -199,6 +202,17 @@ def load_study(path: str | Path) -> Study:
         base = study.overrides.get(study.model, {})
         for name, table in variants.items():
             study.variants[name] = _check_overrides(study.model, {**base, **_flatten(table)}, f"{where} [variants.{name}]")
+
+    if kind == "ablation":
+        study.heads = [str(h) for h in head.get("heads", [])]
+        study.descriptions = {str(k): str(v) for k, v in data.get("descriptions", {}).items()}
+        unknown_desc = sorted(set(study.descriptions) - set(study.variants) - {f"head_{h}" for h in study.heads})
+        if unknown_desc:
+            raise ConfigError(f"{where}: [descriptions] names unknown variants {unknown_desc}")
+        for name, classes in data.get("pairs", {}).items():
+            if not (isinstance(classes, list) and len(classes) == 2 and all(isinstance(c, str) for c in classes)):
+                raise ConfigError(f"{where}: [pairs] {name} must be a list of two class names")
+            study.pairs[name] = classes
 
     if kind == "sweep":
         space = data.get("space", {})

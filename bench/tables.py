@@ -76,7 +76,16 @@ class MetricFormat:
 
 
 def metric_format(metric: str) -> MetricFormat:
-    """Percent with one decimal for accuracy/UAR/F1 scores, three decimals for CCC and the rest."""
+    """Percent with one decimal for accuracy/UAR/F1 scores, three decimals for CCC and the rest.
+
+    ``"<metric>@<condition>"`` (the robustness study's columns, e.g. ``uar@audio_missing``) is
+    printed like ``<metric>`` with the condition as the header.
+    """
+    if "@" in metric:
+        base, _, condition = metric.partition("@")
+        fmt = metric_format(base)
+        unit = " (%)" if fmt.scale == 100.0 else ""
+        return MetricFormat(condition.replace("_", " ") + unit, fmt.scale, fmt.decimals)
     label = METRIC_LABELS.get(metric, metric)
     if metric in PERCENT_METRICS or metric.endswith("_f1") or metric.startswith("acc"):
         return MetricFormat(label if metric in METRIC_LABELS else f"{metric} (%)", 100.0, 1)

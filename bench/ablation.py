@@ -1,0 +1,177 @@
+"""``bench ablate``: which parts of a model matter, measured on the same folds.
+
+The variants come from an ablation study file (``studies/ablation_deiii.toml``): each is a set
+of config overrides (no flow, O-V fusion by concatenation or addition, no IFE, IFE in one
+direction, plain Transformer encoders, ...). Every variant runs through
+:func:`bench.experiment.run` on the same store and split, so the paired test compares like with
+like, fold by fold. Head variants (video / audio / fused) need no retraining: the reference
+runs score every head on the test speakers once (``FoldResult.test_by_head``), and the
+reference row itself uses the head chosen on validation.
+
+Named class pairs (``[pairs]`` in the study) add one column each: the accuracy of telling the
+two classes apart, ``(C[a,a] + C[b,b]) / (C[a,a] + C[a,b] + C[b,a] + C[b,b])`` from the
+confusion matrix. On the synthetic corpus this is where a component has to show: the
+motion-only pair needs optical flow, the voice-only pair needs audio. Two further rows score
+the reference weights with audio, or video and flow, zeroed at test time.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import ConfigError
+from bench.paths import reports_dir
+
+ROW_KEY = "variant"
+ZEROED_ROWS = {"audio_missing": "reference, audio zeroed at test", "video_missing": "reference, video+flow zeroed at test"}
+
+
+@dataclass
+class AblationResult:
+    results: dict[str, Any]  # variant -> ExperimentResult
+    tidy: pd.DataFrame
+    out_dir: Path
+    paths: dict[str, Any] = field(default_factory=dict)
+
+
+def pair_accuracy(confusion, labels: Sequence[str], pair: Sequence[str]) -> float:
+    """Accuracy of telling the two classes of ``pair`` apart, from a confusion matrix."""
+    matrix = np.asarray(confusion, dtype=float)
+    if matrix.size == 0:
+        return float("nan")
+    try:
+        a, b = labels.index(pair[0]), labels.index(pair[1])
+    except ValueError:
+        raise ConfigError(f"pair {list(pair)}: classes not in the label vocabulary {list(labels)}") from None
+    block = matrix[np.ix_([a, b], [a, b])]
+    total = block.sum()
+    return float(np.trace(block) / total) if total else float("nan")
+
+
+def _rows(variant: str, result, fold_result, metrics: dict, confusion, pairs: dict[str, list[str]]) -> list[dict]:
+    base = {ROW_KEY: variant, "model": result.model, "dataset": result.dataset, "fold": fold_result.fold, "seed": fold_result.seed}
+    rows = [{**base, "metric": k, "value": float(v)} for k, v in metrics.items() if isinstance(v, (int, float))]
+    for name, pair in pairs.items():
+        rows.append({**base, "metric": f"pair_{name}", "value": pair_accuracy(confusion, fold_result.labels, pair)})
+    return rows
+
+
+def ablation_frame(results: dict[str, Any], reference: str, heads: Sequence[str], pairs: dict[str, list[str]]) -> pd.DataFrame:
+    """Tidy rows (variant, fold, seed, metric, value) for every variant, head and zeroed input."""
+    rows: list[dict] = []
+    for variant, result in results.items():
+        for r in result.finished:
+            rows += _rows(variant, result, r, r.test, r.confusion, pairs)
+            if variant != reference:
+                continue
+            by_head = getattr(r, "test_by_head", {}) or {}
+            for head in heads:
+                if head not in by_head:
+                    raise ConfigError(f"ablation: head {head!r} not among the reference model's heads {sorted(by_head)}")
+                scores = by_head[head]
+                rows += _rows(f"head_{head}", result, r, scores, scores.get("confusion", []), pairs)
+            robustness = getattr(r, "robustness", {}) or {}
+            for condition, label in ZEROED_ROWS.items():
+                if condition in robustness:
+                    scores = robustness[condition]
+                    rows += _rows(label, result, r, scores, scores.get("confusion", []), pairs)
+    return pd.DataFrame(rows)
+
+
+def default_study(model: str) -> Path:
+    path = Path("studies") / f"ablation_{model}.toml"
+    if not path.exists():
+        raise ConfigError(f"no ablation study for {model!r} at {path}; pass --study FILE")
+    return path
+
+
+def ablate(
+    model: str = "deiii",
+    study: str | Path | None = None,
+    dataset: str | None = None,
+    *,
+    root: str | Path | None = None,
+    folds: int | None = None,
+    scheme: str | None = None,
+    seeds: Sequence[int] | None = None,
+    variants: Sequence[str] | None = None,
+    tracking_uri: str | None = None,
+    device: str = "auto",
+    out_dir: str | Path | None = None,
+    test: str = "ttest",
+    progress: bool = True,
+    console=None,
+    command: str | None = None,
+) -> AblationResult:
+    """Run every variant of the ablation study that is missing, then write table and figures."""
+    from bench.experiment import open_dataset, run
+    from bench.plots import plot_fold_scores
+    from bench.reports import ReportBundle, pdflatex_available
+    from bench.splits import get_scheme
+    from bench.studies import load_study
+    from bench.tables import ablation_table
+
+    if console is None:
+        from bench.cli.common import console
+    spec = load_study(study or default_study(model))
+    if spec.kind != "ablation":
+        raise ConfigError(f"{spec.path}: bench ablate needs a study of kind 'ablation', got {spec.kind!r}")
+    if spec.model != model:
+        raise ConfigError(f"{spec.path}: the study ablates {spec.model!r}, not {model!r}")
+    dataset = dataset or spec.dataset
+    root = root or spec.root
+    seeds = list(seeds or spec.seeds or [0])
+    chosen = list(variants or spec.variants)
+    unknown = sorted(set(chosen) - set(spec.variants))
+    if unknown:
+        raise ConfigError(f"unknown variants {unknown}; the study has {sorted(spec.variants)}")
+    if spec.reference not in chosen:
+        chosen.insert(0, spec.reference)
+
+    store, dataset, synthetic = open_dataset(dataset, root, progress=progress, say=console.print)
+    split = get_scheme(dataset, scheme or spec.scheme, manifest=store.manifest)
+    results = {}
+    for variant in chosen:
+        console.print(f"[bold]variant {variant}[/]: {spec.variants[variant] or 'reference configuration'}")
+        results[variant] = run(model, dataset, folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant],
+                               tracking_uri=tracking_uri, device=device, progress=progress, store=store, split=split,
+                               experiment_name=f"bench/{model}/{dataset}/ablation", console=console)
+
+    tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)
+    task = results[spec.reference].resolved_config["model"]["task"]
+    metric = "uar" if task == "classification" else "ccc_mean"
+    metrics = [m for m in ("accuracy", "uar", "macro_f1", "ccc_mean") if m in set(tidy["metric"])]
+    metrics += [f"pair_{name}" for name in spec.pairs]
+    order = chosen + [f"head_{h}" for h in spec.heads] + [v for v in ZEROED_ROWS.values() if v in set(tidy[ROW_KEY])]
+    descriptions = {**{v: ", ".join(f"{k}={val}" for k, val in spec.variants[v].items()) or "reference" for v in chosen},
+                    **{f"head_{h}": f"reference weights, {h} head" for h in spec.heads}, **spec.descriptions}
+    out_dir = Path(out_dir) if out_dir else reports_dir() / f"ablation-{model}-{dataset}"
+    command = command or "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    provenance = {"dataset": dataset, "feature store": store.key, "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
+                  "study": str(spec.path), **{f"MLflow run ({v})": r.parent_run_id or "-" for v, r in results.items()}}
+    from bench.compare import git_commit
+
+    provenance["git commit"] = git_commit()
+    bundle = ReportBundle(out_dir, f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else ""), command, provenance)
+    pair_note = "; ".join(f"pair_{n}: accuracy of telling {a} from {b}" for n, (a, b) in spec.pairs.items())
+    table = ablation_table(tidy, metrics, reference=spec.reference, variants=order, descriptions=descriptions, dataset=dataset,
+                           test=test, synthetic=synthetic, row_key=ROW_KEY, label=f"tab:ablation-{model}-{dataset}",
+                           caption=f"Ablation of {model} on {dataset}" + (f" ({pair_note})" if pair_note else ""))
+    paths: dict[str, Any] = {"table": bundle.table(table, "ablation", compile_pdf=pdflatex_available())}
+    scores = tidy[tidy["metric"] == metric].rename(columns={"model": "base_model"}).rename(columns={ROW_KEY: "model"})
+    paths["fold_scores"] = bundle.figure(plot_fold_scores(scores, metric, out_dir, f"variants-{metric}", kind="point"),
+                                         f"Test {metric} per fold, per variant")
+    for name in spec.pairs:
+        pair_scores = tidy[tidy["metric"] == f"pair_{name}"].rename(columns={"model": "base_model"}).rename(columns={ROW_KEY: "model"})
+        paths[f"pair_{name}"] = bundle.figure(plot_fold_scores(pair_scores, f"pair_{name}", out_dir, f"variants-pair-{name}", kind="point"),
+                                              f"Pair accuracy '{name}' ({' vs '.join(spec.pairs[name])}) per fold, per variant")
+    bundle.write_index()
+    console.print(f"ablation report written to [bold]{out_dir}[/]")
+    return AblationResult(results, tidy, out_dir, paths)

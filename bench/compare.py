@@ -1,0 +1,227 @@
+"""``bench compare``: several models on the same folds, one table and its figures.
+
+    from bench.compare import compare
+    out = compare(["deiii", "auxformer", "saf", "rja"], "synthetic", folds=5)
+    out.paths["table"]["tex"]
+
+Every model runs through :func:`bench.experiment.run` on the *same* feature store and the
+*same* split scheme, so finished folds are reused and only what is missing trains. The table
+(LaTeX/Markdown/CSV, and a PDF when pdflatex exists) gives mean ± std per metric, the best in
+bold, a paired test over (fold, seed) against the best model (named in the caption), the
+parameter count and the inference time per clip. Numbers reported in papers come from the
+study file's ``[[reported]]`` rows and sit in a block of their own, never compared.
+Figures: confusion matrices, per-fold scores, learning curves, DE-III's IFE attention maps
+and the robustness bars; each is also logged to the model's MLflow parent run.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import ConfigError
+from bench.paths import reports_dir
+
+
+@dataclass
+class ComparisonResult:
+    results: dict[str, Any]  # model -> ExperimentResult
+    out_dir: Path
+    paths: dict[str, Any] = field(default_factory=dict)  # "table", "robustness", figures -> {format: path}
+    tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def primary_metric(task: str) -> str:
+    return "uar" if task == "classification" else "ccc_mean"
+
+
+def git_commit() -> str:
+    from bench.tracking import environment_info
+
+    return str(environment_info().get("git_commit", ""))
+
+
+def extras_frame(result) -> pd.DataFrame:
+    """Rows of metric "parameters" and "inference_ms_per_clip" so tables pick them up."""
+    rows = []
+    for r in result.finished:
+        rows.append({"model": result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed, "metric": "parameters", "value": r.parameters})
+        rows.append({"model": result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed, "metric": "inference_ms_per_clip", "value": r.inference_ms_per_clip})
+    return pd.DataFrame(rows)
+
+
+def robustness_frame(result, metric: str, row_key: str = "model", row: str | None = None) -> pd.DataFrame:
+    """Tidy rows ``<metric>@<condition>`` from each fold's robustness scores."""
+    rows = []
+    for r in result.finished:
+        for condition, scores in (getattr(r, "robustness", None) or {}).items():
+            if metric in scores:
+                rows.append({row_key: row or result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed,
+                             "metric": f"{metric}@{condition}", "value": scores[metric]})
+    return pd.DataFrame(rows)
+
+
+def _reported_rows(study) -> list:
+    from bench.tables import ReportedRow
+
+    rows = []
+    for row in getattr(study, "reported", []) or []:
+        rows.append(ReportedRow(model=row.model, values=row.metrics, citation=row.citation, note=row.note))
+    return rows
+
+
+def _log_to_mlflow(result, paths: dict[str, Path], tracking_uri: str | None) -> None:
+    if not result.parent_run_id:
+        return
+    from mlflow.tracking import MlflowClient
+
+    from bench.paths import default_tracking_uri
+
+    client = MlflowClient(tracking_uri or default_tracking_uri())
+    for path in paths.values():
+        client.log_artifact(result.parent_run_id, str(path), "figures")
+
+
+def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
+    """IFE attention maps of a trained DE-III fold (needs the fold's saved weights)."""
+    import torch
+
+    from bench.data.dataset import ClipDataset, store_key_for, to_device
+    from bench.paths import results_dir
+    from bench.plots import plot_attention
+    from bench.registry import create_model
+    from bench.train.loop import fill_data_fields, store_targets
+
+    for fold_result in result.finished:
+        weights = results_dir() / fold_result.cache_key / "model.pt"
+        if not fold_result.cache_key or not weights.exists():
+            continue
+        config = fill_data_fields(create_model(result.model, result.resolved_config["model"]).config, store)
+        model = create_model(result.model, config)
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        model.eval()
+        ids = list(fold_result.predictions["clip_id"][:clips])
+        arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
+        dataset = ClipDataset(store, ids, arrays, task=config.task, targets=store_targets(store))
+        batch = to_device(dataset[list(range(len(ids)))], torch.device("cpu"))
+        with torch.no_grad():
+            output = model(batch)
+        a2v, v2a = output.attention.get("ife_audio"), output.attention.get("ife_video")
+        if a2v is None or v2a is None:
+            return None
+        return plot_attention(a2v.numpy(), v2a.numpy(), out_dir, stem, clips=ids)
+    return None
+
+
+def write_figures(results: dict[str, Any], tidy: pd.DataFrame, store, out_dir: Path, metric: str, tracking_uri: str | None, bundle) -> dict:
+    """Confusion matrices, per-fold scores, learning curves and attention maps."""
+    from bench.plots import plot_confusion, plot_fold_scores, plot_learning_curves
+
+    figures = {}
+    scores = plot_fold_scores(tidy[tidy["metric"] == metric], metric, out_dir, f"fold-scores-{metric}", kind="point")
+    figures["fold_scores"] = bundle.figure(scores, f"Test {metric} per fold and seed, per model")
+    for model, result in results.items():
+        finished = result.finished
+        if not finished:
+            continue
+        own = {}
+        if finished[0].confusion:
+            stack = np.array([r.confusion for r in finished])
+            own["confusion"] = plot_confusion(stack, finished[0].labels, out_dir, f"confusion-{model}")
+            bundle.figure(own["confusion"], f"{model}: test confusion matrix summed over folds x seeds")
+        histories = {f"{r.fold}/seed{r.seed}": r.history for r in finished}
+        best = {f"{r.fold}/seed{r.seed}": r.best_epoch for r in finished}
+        own["curves"] = plot_learning_curves(histories, out_dir, f"curves-{model}", val_metric=f"val_{metric}", best_epochs=best)
+        bundle.figure(own["curves"], f"{model}: training loss and validation {metric} per epoch (selected epoch marked)")
+        if model == "deiii":
+            maps = attention_figure(result, store, out_dir, f"attention-{model}")
+            if maps:
+                own["attention"] = maps
+                bundle.figure(maps, "DE-III IFE attention weights (audio→video, video→audio), in the style of the paper's Figure 2")
+        for name, paths in own.items():
+            _log_to_mlflow(result, paths, tracking_uri)
+            figures[f"{name}-{model}"] = paths
+    return figures
+
+
+def compare(
+    models: Sequence[str] = (),
+    dataset: str | None = None,
+    *,
+    root: str | Path | None = None,
+    folds: int | None = None,
+    scheme: str | None = None,
+    seeds: Sequence[int] | None = None,
+    study: str | Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    tracking_uri: str | None = None,
+    device: str = "auto",
+    out_dir: str | Path | None = None,
+    test: str = "ttest",
+    progress: bool = True,
+    console=None,
+    command: str | None = None,
+) -> ComparisonResult:
+    """Run every model that is missing on the shared folds, then write the comparison report."""
+    from bench.experiment import open_dataset, run
+    from bench.reports import ReportBundle, pdflatex_available
+    from bench.splits import get_scheme
+    from bench.studies import load_study
+    from bench.tables import comparison_table
+
+    if console is None:
+        from bench.cli.common import console
+    spec = load_study(study) if study else None
+    if spec is not None:
+        models = list(models) or list(spec.models)
+        dataset = dataset or spec.dataset
+        root = root or spec.root
+        scheme = scheme or spec.scheme
+        folds = folds or spec.folds
+        seeds = seeds or spec.seeds
+    if not models:
+        raise ConfigError("compare needs at least one model (--models or a comparison study)")
+    seeds = list(seeds or [0])
+
+    store, dataset, synthetic = open_dataset(dataset, root, progress=progress, say=console.print)
+    split = get_scheme(dataset, scheme, manifest=store.manifest)
+    results = {}
+    for model in models:
+        model_overrides = {**(spec.model_overrides(model) if spec else {}), **(overrides or {}).get(model, {})}
+        results[model] = run(model, dataset, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
+                             device=device, progress=progress, store=store, split=split, console=console)
+
+    task = next(iter(results.values())).resolved_config["model"]["task"]
+    metric = primary_metric(task)
+    tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
+    out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{dataset}"
+    command = command or "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    provenance = {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
+                  "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
+                  **{f"MLflow run ({m})": r.parent_run_id or "-" for m, r in results.items()}}
+    bundle = ReportBundle(out_dir, f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else ""), command, provenance)
+    paths: dict[str, Any] = {}
+    table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec), test=test,
+                             synthetic=synthetic, label=f"tab:compare-{dataset}")
+    paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())
+
+    robust = pd.concat([robustness_frame(r, metric) for r in results.values()], ignore_index=True)
+    if not robust.empty:
+        rtable = comparison_table(robust, dataset=dataset, models=list(models), test=test, synthetic=synthetic,
+                                  caption=f"Robustness on {dataset}: test {metric} with one modality missing (zeroed) or corrupted by noise",
+                                  label=f"tab:robustness-{dataset}")
+        paths["robustness"] = bundle.table(rtable, "robustness", compile_pdf=pdflatex_available())
+        from bench.plots import plot_robustness
+
+        bars = robust.assign(condition=robust["metric"].str.split("@").str[1])
+        paths["robustness_figure"] = bundle.figure(plot_robustness(bars, out_dir, "robustness"), f"Test {metric} per condition")
+    paths.update(write_figures(results, tidy, store, out_dir, metric, tracking_uri, bundle))
+    bundle.write_index()
+    console.print(f"report written to [bold]{out_dir}[/] (index.md lists every file)")
+    return ComparisonResult(results, out_dir, paths, tidy)
