@@ -19,6 +19,7 @@ so nested runs cannot leak between experiments in one process.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -61,6 +62,7 @@ def git_commit(path: str | Path | None = None) -> str:
         return ""
 
 
+@functools.lru_cache(maxsize=1)
 def environment_info() -> dict[str, str]:
     """What ran the experiment: versions, platform, git commit."""
     import mlflow

@@ -1,11 +1,14 @@
 """Batches for the trainer: clips from a feature store, padded, masked, on the right device.
 
 :class:`ClipDataset` is indexed by *lists* of positions (a batch at a time): the DataLoader
-gets a ``BatchSampler`` as its sampler and ``batch_size=None``, so one call reads a whole batch
-and :func:`collate` pads it with one NumPy copy per key, with no per-sample Python work
-beyond reading the clip's memory-mapped arrays. With ``preload`` the clips are read into
-memory once (one contiguous array per key when every clip has the same shape), and a batch is
-then a single fancy-index.
+gets a :class:`ClipBatchSampler` as its sampler and ``batch_size=None``, so one call reads a
+whole batch. Each clip array is a plain ``.npy`` file in the store; the batch buffer (padded to
+the longest clip) is allocated once and every file is read straight into its slice of it
+(``readinto``: one open, one small header read, whose parse is cached, and one read per file;
+about ten times faster than ``np.load`` + copy, which spends most of its time parsing
+headers). Stores without per-clip files fall back to ``store.load`` (memory-mapped) and a
+copy. With ``preload`` the clips are read into memory once (one contiguous array per key
+when every clip has the same shape), and a batch is then a single fancy-index.
 
 Face crops stay ``uint8`` (and flow ``float16``) until :func:`to_device` has moved them to the
 training device, where they become ``float32`` (crops scaled to [0, 1]): four times fewer
@@ -24,6 +27,8 @@ audio      ``audio`` (T_a, n_mels) f32  ``audio_emb`` (T_a', D)
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -89,6 +94,8 @@ class ClipDataset(torch.utils.data.Dataset):
             self.targets = rows[self.target_names].to_numpy(np.float32)
             self.labels = None
         self._memory: dict[str, Any] | None = None
+        self._direct = hasattr(store, "clip_dir")  # per-clip .npy files we can read in place
+        self._paths: dict[str, list[Path]] = {}
         if preload:
             self.preload()
 
@@ -105,6 +112,44 @@ class ClipDataset(torch.utils.data.Dataset):
                 f"feature store {self.store.root}: clip {clip_id!r} has no array {exc.args[0]!r} "
                 f"(it has {sorted(loaded)}); prepare the store with that input or change the model config"
             ) from None
+
+    def _path(self, key: str, index: int) -> Path:
+        paths = self._paths.get(key)
+        if paths is None:
+            name = self.arrays[key]
+            paths = self._paths[key] = [self.store.clip_dir(c) / f"{name}.npy" for c in self.clip_ids]
+        return paths[index]
+
+    def _read_direct(self, key: str, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read one array of every clip of a batch straight into a padded batch buffer."""
+        handles = []
+        try:
+            headers = []
+            for i in indices:
+                path = self._path(key, i)
+                try:
+                    handle = open(path, "rb", buffering=0)
+                except FileNotFoundError:
+                    self._read(self.clip_ids[i])  # raises the clear "has no array" error
+                    raise
+                handles.append(handle)
+                headers.append(_npy_header(handle, path))
+            shape, dtype = headers[0][0], headers[0][1]
+            for (other, other_dtype), i in zip(headers, indices):
+                if other[1:] != shape[1:] or other_dtype != dtype:
+                    raise ConfigError(
+                        f"feature store {self.store.root}: {key!r} of clip {self.clip_ids[i]!r} is "
+                        f"{other_dtype}{list(other)}, other clips {dtype}{list(shape)}"
+                    )
+            lengths = [h[0][0] for h in headers]
+            out = np.zeros((len(indices), max(lengths), *shape[1:]), dtype=dtype)
+            for row, (handle, length) in enumerate(zip(handles, lengths)):
+                _read_into(handle, out[row, :length], self._path(key, indices[row]))
+        finally:
+            for handle in handles:
+                handle.close()
+        mask = np.arange(out.shape[1])[None, :] < np.asarray(lengths)[:, None]
+        return torch.from_numpy(out), torch.from_numpy(mask)
 
     def preload(self, progress: bool = False) -> None:
         """Read every clip into memory; equal shapes become one contiguous array per key."""
@@ -132,22 +177,55 @@ class ClipDataset(torch.utils.data.Dataset):
         if isinstance(indices, (int, np.integer)):
             indices = [int(indices)]
         indices = list(indices)
+        batch: dict[str, Any] = {}
         if self._memory is not None:
-            arrays = {}
             for key, value in self._memory.items():
-                arrays[key] = value[indices] if isinstance(value, np.ndarray) else [value[i] for i in indices]
+                value = value[indices] if isinstance(value, np.ndarray) else [value[i] for i in indices]
+                batch[key], batch[f"{key}_mask"] = pad_stack(value)
+        elif self._direct:
+            for key in self.arrays:
+                batch[key], batch[f"{key}_mask"] = self._read_direct(key, indices)
         else:
             clips = [self._read(self.clip_ids[i]) for i in indices]
-            arrays = {key: [clip[key] for clip in clips] for key in self.arrays}
-        batch: dict[str, Any] = {}
-        for key, value in arrays.items():
-            batch[key], batch[f"{key}_mask"] = pad_stack(value)
+            for key in self.arrays:
+                batch[key], batch[f"{key}_mask"] = pad_stack([clip[key] for clip in clips])
         if self.labels is not None:
             batch["label"] = torch.from_numpy(self.labels[indices])
         if self.targets is not None:
             batch["target"] = torch.from_numpy(self.targets[indices])
         batch["clip_id"] = [self.clip_ids[i] for i in indices]
         return batch
+
+
+_HEADERS: dict[bytes, tuple[tuple[int, ...], np.dtype]] = {}
+
+
+def _npy_header(handle, path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an open ``.npy`` file, leaving it at the data; parses are cached."""
+    preamble = handle.read(10)
+    if preamble[:6] != b"\x93NUMPY":
+        raise ConfigError(f"{path}: not a .npy file")
+    if preamble[6] == 1:
+        header = handle.read(int.from_bytes(preamble[8:10], "little"))
+    else:
+        header = handle.read(int.from_bytes(preamble[8:10] + handle.read(2), "little"))
+    parsed = _HEADERS.get(header)
+    if parsed is None:
+        info = ast.literal_eval(header.decode("latin1"))
+        if info.get("fortran_order") or np.dtype(info["descr"]).hasobject:
+            raise ConfigError(f"{path}: Fortran-ordered or object arrays are not supported")
+        parsed = _HEADERS[header] = (tuple(info["shape"]), np.dtype(info["descr"]))
+    return parsed
+
+
+def _read_into(handle, target: np.ndarray, path) -> None:
+    view = memoryview(target).cast("B")
+    filled = 0
+    while filled < len(view):
+        count = handle.readinto(view[filled:])
+        if not count:
+            raise ConfigError(f"{path}: file ends early ({filled} of {len(view)} bytes)")
+        filled += count
 
 
 def pad_stack(values) -> tuple[torch.Tensor, torch.Tensor]:
