@@ -38,7 +38,8 @@ class MaskedBatchNorm1d(nn.Module):
         real = x[mask]  # (N_real, C)
         if real.shape[0] == 0:
             return torch.zeros_like(x)
-        return torch.zeros_like(x).index_put((mask,), self.norm(real))
+        normed = self.norm(real)
+        return normed.new_zeros(x.shape).index_put((mask,), normed)
 
 
 class FeedForward(nn.Sequential):

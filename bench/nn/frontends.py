@@ -67,11 +67,10 @@ class FrameCNN(nn.Module):
         mask = _full_mask(x, mask)
         b, t = mask.shape
         real = x[mask].float()  # (N_real, C, H, W)
-        out = x.new_zeros(b, t, self.out_dim, dtype=self.proj.weight.dtype)
         if real.shape[0] == 0:
-            return out, mask
-        feats = self.trunk(real).mean(dim=(-2, -1))
-        out = out.index_put((mask,), self.proj(feats))
+            return x.new_zeros(b, t, self.out_dim, dtype=self.proj.weight.dtype), mask
+        feats = self.proj(self.trunk(real).mean(dim=(-2, -1)))  # bf16 under autocast
+        out = feats.new_zeros(b, t, self.out_dim).index_put((mask,), feats)
         return out, mask
 
 

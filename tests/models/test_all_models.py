@@ -125,3 +125,14 @@ def test_missing_input_is_a_clear_error(name, make_batch):
         partial = {k: v for k, v in batch.items() if k not in (key, f"{key}_mask")}
         with pytest.raises(MissingInputError, match=repr(key)):
             model(partial)
+
+
+def test_bf16_autocast(name, make_batch):
+    """The trainer runs bf16 autocast on CUDA; CPU autocast catches the same dtype mismatches."""
+    model = build(name, "raw").train()
+    batch = make_batch(model.config)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(batch)
+        loss, _ = model.compute_loss(output, batch)
+    loss.backward()
+    assert torch.isfinite(loss), f"{name}: loss under bf16 autocast is not finite"
