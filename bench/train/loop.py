@@ -167,14 +167,22 @@ def candidate_outputs(model, output, task: str) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def predict(model, loader, device, amp: str, task: str) -> tuple[dict[str, np.ndarray], float, list[str]]:
-    """Outputs of every candidate head over a loader (probabilities / predictions), mean loss."""
+def predict(
+    model, loader, device, amp: str, task: str, transform: Callable[[dict], dict] | None = None
+) -> tuple[dict[str, np.ndarray], float, list[str]]:
+    """Outputs of every candidate head over a loader (probabilities / predictions), mean loss.
+
+    ``transform`` (optional) changes each batch on the device before the forward pass, e.g. a
+    robustness condition (noise, a missing modality).
+    """
     model.eval()
     collected: dict[str, list[torch.Tensor]] = {}
     clip_ids: list[str] = []
     loss_sum, count = 0.0, 0
     for batch in loader:
         batch = to_device(batch, device, non_blocking=True)
+        if transform is not None:
+            batch = transform(batch)
         with autocast_context(device, amp):
             output = model(batch)
             loss, _ = model.compute_loss(output, batch)
