@@ -17,6 +17,7 @@ it: this is a setting error, not a bad clip, so ``prepare`` stops before decodin
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ class ImageExtractor:
         import torch
 
         try:
-            self.model = torch.jit.load(str(path), map_location="cpu").eval()
+            with warnings.catch_warnings():  # torch >= 2.10 deprecates TorchScript; the format still loads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.model = torch.jit.load(str(path), map_location="cpu").eval()
         except Exception as exc:
             raise ConfigError(f"image model {path}: not a TorchScript file: {str(exc).splitlines()[0]}") from None
         self.path, self.normalize = path, normalize

@@ -56,7 +56,7 @@ class PrepareConfig:
     face_detector: Literal["haar", "none"] = "haar"  # "none": frames are already face crops
     face_margin: float = 0.25  # fraction of the face box side added around it
     detect_width: int = 128  # frames are downscaled to this width (grey) for detection
-    detect_every: int = 2  # run the cascade on every k-th sampled frame, interpolate the rest
+    detect_every: int = 3  # run the cascade on every k-th sampled frame (and the last), interpolate the rest
     smooth_window: int = 5  # running-median length (frames) for the face box track
     flow: Literal["dis", "farneback", "tvl1", "none"] = "dis"  # optical-flow method
     dis_preset: Literal["ultrafast", "fast", "medium"] = "fast"  # DIS speed/quality preset

@@ -131,7 +131,7 @@ class FeatureStore:
                 raise ValueError(f"array name {name!r} must be letters, digits and underscores")
             entry["arrays"][name] = {"shape": list(np.shape(array)), "dtype": str(np.asarray(array).dtype)}
         save_arrays(folder, arrays)
-        write_json(folder / "done.json", entry)  # last: only now is the clip done
+        _write_marker(folder / "done.json", entry)  # last: only now is the clip done
         stale = self.root / "failures" / f"{folder.name}.json"
         if stale.exists():  # a clip that failed before and works now (fixed file) is no failure
             stale.unlink()
@@ -246,6 +246,23 @@ def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _write_marker(destination: Path, entry: dict[str, Any]) -> None:
+    """Atomically (temp + rename) write a done-marker, without fsync.
+
+    The arrays it vouches for are already fsynced, so the marker can never be durable while
+    they are not; if a power cut loses the marker itself, the clip is merely recomputed. A
+    killed process (the usual case) loses nothing either way: renames are atomic.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".done.", suffix=".tmp", dir=destination.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(entry, handle, sort_keys=True)
+        os.replace(tmp, destination)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _fsync(path: str) -> None:
