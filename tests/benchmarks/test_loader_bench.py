@@ -81,13 +81,19 @@ def test_loader_epoch_vs_memory(benchmark, setup):
     def from_memory():
         return _epoch(memory, model, optimizer)
 
-    assert from_disk() == from_memory() == len(dataset)  # warm both paths (page cache, allocator)
-    disk, ram = [], []
-    for _ in range(3):  # interleaved, so that load on a shared machine hits both alike
-        disk.append(_best_of(from_disk, 2))
-        ram.append(_best_of(from_memory, 2))
-    ratio = min(disk) / min(ram)
-    benchmark.extra_info.update(disk_epoch_s=min(disk), memory_epoch_s=min(ram), ratio=ratio)
-    print(f"loader epoch {min(disk):.3f}s, in-memory epoch {min(ram):.3f}s, ratio {ratio:.3f}")
-    benchmark.pedantic(from_disk, rounds=3, iterations=1)
-    assert ratio <= 1.1, f"a loader epoch costs {ratio:.2f}x the in-memory epoch ({min(disk):.3f}s vs {min(ram):.3f}s)"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: far less scheduling noise on a shared machine
+    try:
+        assert from_disk() == from_memory() == len(dataset)  # warm both paths (page cache, allocator)
+        pairs = []
+        for _ in range(5):  # interleaved pairs, so that load on a shared machine hits both alike
+            pairs.append((_best_of(from_disk, 2), _best_of(from_memory, 2)))
+        ratios = sorted(d / m for d, m in pairs)
+        ratio = ratios[len(ratios) // 2]  # the median pair: robust to a spike in either
+        disk, ram = min(p[0] for p in pairs), min(p[1] for p in pairs)
+        benchmark.extra_info.update(disk_epoch_s=disk, memory_epoch_s=ram, ratio=ratio)
+        print(f"loader epoch {disk:.3f}s, in-memory epoch {ram:.3f}s, median ratio {ratio:.3f} (all: {ratios})")
+        benchmark.pedantic(from_disk, rounds=3, iterations=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert ratio <= 1.1, f"a loader epoch costs {ratio:.2f}x the in-memory epoch ({disk:.3f}s vs {ram:.3f}s)"
