@@ -42,7 +42,7 @@ def run_command(
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
     seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds: --seeds 0 1 2, --seeds 0,1,2 or repeated."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override key=value (train keys as train.key)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Study file with [model] and [train] tables."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Study file (TOML) with \\[model] and \\[train] tables."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: local SQLite)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for preparing features and loading batches."),
