@@ -40,7 +40,7 @@ from bench.paths import results_dir
 from bench.train.result import FoldResult
 
 # Bump when a change to the training code should invalidate cached fold results.
-RESULTS_SALT = "fold-result-v1"
+RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
 
 # Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
 # device kind they apply to ("cpu", "cuda", or "*" for any). Model keys a model does not have

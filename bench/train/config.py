@@ -39,6 +39,8 @@ class TrainConfig:
     rotation_deg: float = 10.0  # rotation angle drawn uniformly from [-deg, deg] per clip
     color_jitter: float = 0.2  # brightness / contrast / saturation strength per clip (0 = off)
     hue: float = 0.0  # hue shift strength in [0, 0.5] (fraction of a full turn)
+    # -- evaluation ----------------------------------------------------------------------------
+    robustness: bool = True  # also score the test set with a modality missing / noisy (bench.robustness)
     # -- runtime (not part of a result's identity) -------------------------------------------
     num_workers: int = 0  # DataLoader worker processes
     pin_memory: bool = True  # pin host batches for faster copies (only takes effect on CUDA)

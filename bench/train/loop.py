@@ -203,6 +203,11 @@ def score(outputs: np.ndarray, dataset: ClipDataset, task: str, labels: list[str
     return regression_metrics(outputs, dataset.targets, targets)
 
 
+def _with_confusion(metrics: dict) -> dict:
+    """Scalar metrics plus the confusion matrix (for pair accuracies in ablation tables)."""
+    return {**_scalars(metrics), **({"confusion": metrics["confusion"]} if "confusion" in metrics else {})}
+
+
 def _scalars(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
@@ -240,7 +245,10 @@ def fit_fold(
     model = get_model_entry(model_name).model_class(config).to(device)
     arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
     splits = {}
-    for part in ("train", "val", "test"):
+    # A fold without test clips is a validation-only fold (a sweep's inner fold): it trains and
+    # selects as usual and scores no test set at all.
+    parts = ("train", "val", "test") if fold_ids.get("test") else ("train", "val")
+    for part in parts:
         ids = usable_ids(store, fold_ids.get(part, []), task, targets)
         if not ids:
             raise ConfigError(f"{where}: no usable {part} clips in feature store {store.root}")
@@ -251,7 +259,7 @@ def fit_fold(
     workers = train_config.num_workers
     train_loader = make_loader(splits["train"], train_config.batch_size, shuffle=True, generator=generator, num_workers=workers, pin_memory=pin)
     val_loader = make_loader(splits["val"], train_config.batch_size, shuffle=False, num_workers=workers, pin_memory=pin)
-    test_loader = make_loader(splits["test"], train_config.batch_size, shuffle=False, num_workers=0, pin_memory=pin)
+    test_loader = make_loader(splits["test"], train_config.batch_size, shuffle=False, num_workers=0, pin_memory=pin) if "test" in splits else None
     augment_generator = torch.Generator().manual_seed(seed + 1)
     optimizer = build_optimizer(model, train_config)
     scheduler = build_scheduler(optimizer, train_config)
@@ -297,11 +305,26 @@ def fit_fold(
             parameters=count_parameters(model), seconds=time.perf_counter() - started, fold=fold_name, seed=seed, labels=labels,
         )
     model.load_state_dict(best["state"])
+    if test_loader is None:
+        return FoldResult(
+            status="finished", best_epoch=best["epoch"], inference_head=best["head"],
+            val={k: v for k, v in best["val"].items() if k != "selection"}, history=history,
+            parameters=count_parameters(model), seconds=time.perf_counter() - started, fold=fold_name, seed=seed,
+            labels=labels, state_dict=best["state"] if train_config.save_state else None,
+        )
     tic = time.perf_counter()
     outputs, _, clip_ids = predict(model, test_loader, device, train_config.amp, task)
     inference_ms = 1000 * (time.perf_counter() - tic) / max(len(clip_ids), 1)
     chosen = outputs[best["head"]]
     metrics = score(chosen, splits["test"], task, labels, targets)
+    test_by_head = {name: _with_confusion(score(values, splits["test"], task, labels, targets)) for name, values in outputs.items()}
+    robustness = {}
+    if train_config.robustness:
+        from bench.robustness import CONDITIONS, condition_transform
+
+        for condition in CONDITIONS[1:]:
+            noisy, _, _ = predict(model, test_loader, device, train_config.amp, task, transform=condition_transform(condition, seed))
+            robustness[condition] = _with_confusion(score(noisy[best["head"]], splits["test"], task, labels, targets))
     return FoldResult(
         status="finished",
         best_epoch=best["epoch"],
@@ -312,6 +335,8 @@ def fit_fold(
         confusion=metrics.get("confusion", []),
         history=history,
         predictions=_prediction_frame(splits["test"], chosen, task, labels, targets),
+        test_by_head=test_by_head,
+        robustness=robustness,
         parameters=count_parameters(model),
         inference_ms_per_clip=inference_ms,
         seconds=time.perf_counter() - started,

@@ -38,6 +38,12 @@ class FoldResult:
     fold: str = ""  # fold name in the split scheme
     seed: int = 0  # the run's seed
     labels: list[str] = field(default_factory=list)  # class vocabulary (confusion order)
+    # Test metrics of every candidate head from the same single test pass (ablation rows such
+    # as "video head" need no retraining); each dict also holds that head's "confusion".
+    test_by_head: dict[str, dict] = field(default_factory=dict)
+    # Test metrics of the selected head under bench.robustness conditions (modality missing or
+    # noisy), each with its "confusion"; scored with the same selected weights, never selected on.
+    robustness: dict[str, dict] = field(default_factory=dict)
     cache_key: str = ""  # key under results_dir() (set by bench.experiment)
     cached: bool = False  # True when read back from the cache instead of trained
     state_dict: dict | None = field(default=None, repr=False)  # selected weights (save_state only)
