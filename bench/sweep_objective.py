@@ -45,7 +45,13 @@ class TrainingObjective:
 
         self.study = study
         self.settings = settings
-        self.store, self.dataset, _ = open_dataset(study.dataset, study.root, progress=False, say=lambda *_: None)
+        if settings.extra.get("store"):  # an already prepared feature store (any corpus)
+            from bench.data.store import FeatureStore
+
+            self.store = FeatureStore.open(settings.extra["store"])
+            self.dataset = study.dataset or "manifest"
+        else:
+            self.store, self.dataset, _ = open_dataset(study.dataset, study.root, progress=False, say=lambda *_: None)
         scheme = get_scheme(self.dataset, study.scheme, manifest=self.store.manifest)
         outer_name = settings.extra.get("outer_fold")
         outer = scheme.folds[0] if outer_name is None else next(f for f in scheme.folds if f.name == outer_name)
