@@ -56,7 +56,7 @@ class PrepareConfig:
     face_detector: Literal["haar", "none"] = "haar"  # "none": frames are already face crops
     face_margin: float = 0.25  # fraction of the face box side added around it
     detect_width: int = 128  # frames are downscaled to this width (grey) for detection
-    detect_every: int = 3  # run the cascade on every k-th sampled frame (and the last), interpolate the rest
+    detect_every: int = 4  # run the cascade on every k-th sampled frame (and the last), interpolate the rest
     smooth_window: int = 5  # running-median length (frames) for the face box track
     flow: Literal["dis", "farneback", "tvl1", "none"] = "dis"  # optical-flow method
     dis_preset: Literal["ultrafast", "fast", "medium"] = "fast"  # DIS speed/quality preset
@@ -368,7 +368,12 @@ def prepare(
     seconds = dict.fromkeys(STAGES, 0.0)
     failures: list[BadInput] = []
     start = time.perf_counter()
-    outcomes = _run_inline(jobs, config, store) if workers == 1 else _run_pool(jobs, config, store, workers, filterbank)
+    if not jobs:
+        outcomes: Iterator[ClipOutcome] = iter(())
+    elif workers == 1 or len(jobs) == 1:  # one clip is not worth a pool's start-up
+        outcomes = _run_inline(jobs, config, store)
+    else:
+        outcomes = _run_pool(jobs, config, store, workers, filterbank)
     with _progress_bar(progress, len(jobs), manifest.corpus, workers) as advance:
         try:
             for outcome in outcomes:
@@ -390,7 +395,7 @@ def prepare(
     if progress:
         from rich.console import Console
 
-        Console(stderr=True).print(summary_line(summary), highlight=False)
+        Console(stderr=True).print(summary_line(summary), highlight=False, markup=False, soft_wrap=True)
     return store
 
 
@@ -517,7 +522,7 @@ def summary_table(summary: PrepareSummary):
     """A rich table of a prepare summary: clips ok / failed by stage, per-stage seconds."""
     from rich.table import Table
 
-    table = Table(title=f"prepare: {summary.root}", show_header=True)
+    table = Table(title="prepare summary", show_header=True)
     table.add_column("item")
     table.add_column("value", justify="right")
     table.add_row("clips in manifest", str(summary.total))
