@@ -236,12 +236,14 @@ class SpatialFrameCNN(nn.Module):
         if x.dim() != 5:
             raise ConfigError(f"rja: video_input='frames' expects (B, T, 3, H, W), got {tuple(x.shape)}")
         b, t = mask.shape
-        out = x.new_zeros(b, t, self.grid * self.grid, self.channels, dtype=self.proj.weight.dtype)
         real = x[mask].float()
         if real.shape[0] == 0:
-            return out
+            return x.new_zeros(b, t, self.grid * self.grid, self.channels, dtype=self.proj.weight.dtype)
         maps = F.adaptive_avg_pool2d(self.trunk(real), self.grid)  # (N, C', g, g)
-        return out.index_put((mask,), self.proj(maps.flatten(2).transpose(1, 2)))
+        features = self.proj(maps.flatten(2).transpose(1, 2))
+        # The buffer takes the features' dtype: under autocast the projection gives bf16.
+        out = features.new_zeros(b, t, self.grid * self.grid, self.channels)
+        return out.index_put((mask,), features)
 
 
 # --------------------------------------------------------------------------------------------
