@@ -468,6 +468,9 @@ def _run_pool(jobs, config, store, workers, filterbank) -> Iterator[ClipOutcome]
             future.cancel()
     deaths = 0
     for job in retry:  # the slow, exact path after a crash
+        if store.is_done(job.clip_id):  # finished before its chunk's result was lost
+            yield ClipOutcome(job.clip_id, None, {})
+            continue
         try:
             yield from _pool(workers).submit(_run_chunk, [job], config, root, filterbank).result()
             deaths = 0
