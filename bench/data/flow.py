@@ -8,8 +8,13 @@ horizontal motion ``u`` (positive = rightwards), channel 1 = vertical ``v`` (pos
 
 Methods (all OpenCV):
 
-- ``"dis"`` (default): Dense Inverse Search, ``cv2.DISOpticalFlow_create(preset)``; fast and
-  good enough for faces.
+- ``"dis"`` (default): Dense Inverse Search, ``cv2.DISOpticalFlow_create(preset)``. The
+  default preset ``"fine"`` is OpenCV's ``fast`` preset refined down to full resolution
+  (finest scale 0 instead of 2): the stock presets stop at 1/4 scale (28 px for a 112 px
+  crop), coarser than the 48 px crops the model sees, which erases exactly the fine facial
+  motion that DE-III adds flow for. Measured on the synthetic corpus's motion-only pair
+  (sad vs fearful, forehead-band flow magnitude, AUC of telling them apart): ``fast`` 0.59,
+  ``medium`` 0.77, Farneback 0.88, ``fine`` 0.91, at 0.4 / 1.2 / 2.6 / 3.4 ms per 112 px pair.
 - ``"farneback"``: polynomial expansion, ``cv2.calcOpticalFlowFarneback``; the classic.
 - ``"tvl1"``: ``cv2.optflow.DualTVL1OpticalFlow_create``; the most accurate and ~50x slower,
   what older two-stream papers used.
@@ -20,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 FLOW_METHODS = ("dis", "farneback", "tvl1", "none")
-DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}  # cv2.DISOPTICAL_FLOW_PRESET_*
+DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2, "fine": 1}  # cv2.DISOPTICAL_FLOW_PRESET_*
+DIS_FINEST_SCALE = {"fine": 0}  # presets refined further than OpenCV's own
 
 _ESTIMATORS: dict[tuple[str, str], object] = {}  # one estimator object per process and method
 
@@ -33,7 +39,10 @@ def _estimator(method: str, preset: str):
         if method == "dis":
             if preset not in DIS_PRESETS:
                 raise ValueError(f"unknown DIS preset {preset!r}; choose from {sorted(DIS_PRESETS)}")
-            _ESTIMATORS[key] = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+            estimator = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+            if preset in DIS_FINEST_SCALE:
+                estimator.setFinestScale(DIS_FINEST_SCALE[preset])
+            _ESTIMATORS[key] = estimator
         elif method == "tvl1":
             _ESTIMATORS[key] = cv2.optflow.DualTVL1OpticalFlow_create()
         else:
@@ -41,7 +50,7 @@ def _estimator(method: str, preset: str):
     return _ESTIMATORS[key]
 
 
-def pair_flow(prev_grey: np.ndarray, next_grey: np.ndarray, method: str = "dis", preset: str = "fast") -> np.ndarray:
+def pair_flow(prev_grey: np.ndarray, next_grey: np.ndarray, method: str = "dis", preset: str = "fine") -> np.ndarray:
     """Flow ``(H, W, 2)`` float32 from ``prev_grey`` to ``next_grey`` (uint8 grey images)."""
     import cv2
 
@@ -65,7 +74,7 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
     return resized
 
 
-def clip_flow(crops: np.ndarray, out_size: int, method: str = "dis", preset: str = "fast") -> np.ndarray:
+def clip_flow(crops: np.ndarray, out_size: int, method: str = "dis", preset: str = "fine") -> np.ndarray:
     """Flow between consecutive RGB crops ``(T, H, W, 3)`` -> ``(T-1, 2, out_size, out_size)`` float16."""
     import cv2
 

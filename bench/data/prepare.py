@@ -59,7 +59,10 @@ class PrepareConfig:
     detect_every: int = 4  # run the cascade on every k-th sampled frame (and the last), interpolate the rest
     smooth_window: int = 5  # running-median length (frames) for the face box track
     flow: Literal["dis", "farneback", "tvl1", "none"] = "dis"  # optical-flow method
-    dis_preset: Literal["ultrafast", "fast", "medium"] = "fast"  # DIS speed/quality preset
+    # DIS preset: "fine" (default) = OpenCV's fast preset refined to full resolution, which
+    # keeps pixel-scale facial motion (see bench/data/flow.py for the measurement); the stock
+    # "ultrafast" / "fast" / "medium" stop at 1/4 or 1/2 scale.
+    dis_preset: Literal["ultrafast", "fast", "medium", "fine"] = "fine"
     sample_rate: int = 16000  # Hz the sound is resampled to
     n_mels: int = 64  # mel bands of the log-mel features
     n_fft: int = 512  # FFT size (the window is zero-padded to it)
