@@ -43,8 +43,10 @@ from bench.train.result import FoldResult
 RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
 
 # Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
-# device kind they apply to ("cpu", "cuda", or "*" for any). Model keys a model does not have
-# are skipped (and reported). Filled in by the integrator; empty means "no preset".
+# scope they apply to, applied in this order: "*" (any model, any device), a device kind
+# ("cpu", "cuda"), a model name ("deiii") and "model/device" ("deiii/cpu"). Model keys a model
+# does not have are skipped (and reported). Every applied preset is printed and logged with
+# the resolved config, so no table hides it.
 DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
 
 SYNTHETIC_BANNER = "SYNTHETIC corpus — proves the machinery, not emotion recognition"
@@ -129,7 +131,7 @@ def resolve_configs(
         raise ConfigError(f"recipe of model {model!r}: {exc}") from None
 
     preset = DATASET_PRESETS.get(dataset, {})
-    for scope in ("*", device_kind):
+    for scope in ("*", device_kind, model, f"{model}/{device_kind}"):
         preset_model, preset_train = split_overrides(preset.get(scope, {}))
         train_config = apply_overrides(train_config, preset_train)
         for key, value in preset_model.items():
