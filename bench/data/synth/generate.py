@@ -68,7 +68,12 @@ class SynthConfig:
     width: int = 256  # frame width, px (even)
     height: int = 192  # frame height, px (even)
     nuisance: float = 1.0  # scale of all nuisance variation (0: still heads, even light, clean sound)
-    flutter_scale: float = 1.0  # scale of the fine motion cue (0 makes sad and fearful identical: a negative control)
+    # Scale of the fine motion cue (0 makes sad and fearful identical: a negative control).
+    # 2.0 by default, measured on 6 actors (forehead band, AUC of telling fearful from sad):
+    # full-resolution DIS flow 0.82 / 0.90 / 0.97 at scales 1 / 1.5 / 2, while the 48 px frame
+    # difference a frame model could exploit stays at 0.65 / 0.71 / 0.72. At 2 the cue is one
+    # that flow resolves almost perfectly and downsampled frames mostly lose.
+    flutter_scale: float = 2.0
     snr_db: tuple[float, float] = (10.0, 30.0)  # range of the background noise's SNR at neutral level, dB
     crf: int = 20  # H.264 quality (lower = better, larger files)
     sample_rate: int = 0  # audio rate; 0 = the layout's own (48 kHz RAVDESS, 16 kHz CREMA-D)
