@@ -59,7 +59,7 @@ class PrepareConfig:
     detect_every: int = 4  # run the cascade on every k-th sampled frame (and the last), interpolate the rest
     smooth_window: int = 5  # running-median length (frames) for the face box track
     flow: Literal["dis", "farneback", "tvl1", "none"] = "dis"  # optical-flow method
-    # DIS preset: "fine" (default) = OpenCV's fast preset refined to full resolution, which
+    # DIS preset: "fine" (default) = OpenCV's ultrafast preset refined to full resolution, which
     # keeps pixel-scale facial motion (see bench/data/flow.py for the measurement); the stock
     # "ultrafast" / "fast" / "medium" stop at 1/4 or 1/2 scale.
     dis_preset: Literal["ultrafast", "fast", "medium", "fine"] = "fine"
