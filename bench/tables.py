@@ -81,6 +81,8 @@ def metric_format(metric: str) -> MetricFormat:
     ``"<metric>@<condition>"`` (the robustness study's columns, e.g. ``uar@audio_missing``) is
     printed like ``<metric>`` with the condition as the header.
     """
+    if metric.startswith("pair_"):  # the ablation's accuracy on the clips of a class pair
+        return MetricFormat(f"{metric[len('pair_'):]} pair (%)", 100.0, 1)
     if "@" in metric:
         base, _, condition = metric.partition("@")
         fmt = metric_format(base)

@@ -11,10 +11,15 @@ from bench.errors import ConfigError
 LABELS = ["neutral", "sad", "fearful"]
 
 
-def test_pair_accuracy_counts_only_the_pair_block():
+def test_pair_accuracy_is_accuracy_on_the_pair_clips():
     confusion = [[9, 1, 0], [0, 6, 4], [5, 2, 3]]  # rows: true, cols: predicted
-    # sad/fearful block: [[6, 4], [2, 3]] -> (6 + 3) / 15
-    assert pair_accuracy(confusion, LABELS, ("sad", "fearful")) == pytest.approx(9 / 15)
+    # sad row 10 clips (6 right), fearful row 10 clips (3 right) -> 9 / 20
+    assert pair_accuracy(confusion, LABELS, ("sad", "fearful")) == pytest.approx(9 / 20)
+
+
+def test_a_model_that_merges_the_pair_scores_at_most_half():
+    merged = [[5, 0, 0], [0, 5, 0], [0, 5, 0]]  # every fearful clip called sad
+    assert pair_accuracy(merged, LABELS, ("sad", "fearful")) == 0.5
 
 
 def test_pair_accuracy_unknown_class():
@@ -22,8 +27,8 @@ def test_pair_accuracy_unknown_class():
         pair_accuracy([[1]], ["a"], ("a", "b"))
 
 
-def test_pair_accuracy_empty_block_is_nan():
-    assert math.isnan(pair_accuracy([[0, 0, 0], [0, 0, 0], [0, 0, 0]], LABELS, ("sad", "fearful")))
+def test_pair_accuracy_without_pair_clips_is_nan():
+    assert math.isnan(pair_accuracy([[3, 0, 0], [0, 0, 0], [0, 0, 0]], LABELS, ("sad", "fearful")))
 
 
 def _fold(fold, uar, confusion, by_head=None, robustness=None):
