@@ -160,6 +160,7 @@ def compare(
     seeds: Sequence[int] | None = None,
     study: str | Path | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    common: dict[str, Any] | None = None,
     tracking_uri: str | None = None,
     device: str = "auto",
     out_dir: str | Path | None = None,
@@ -168,7 +169,11 @@ def compare(
     console=None,
     command: str | None = None,
 ) -> ComparisonResult:
-    """Run every model that is missing on the shared folds, then write the comparison report."""
+    """Run every model that is missing on the shared folds, then write the comparison report.
+
+    ``overrides`` maps a model to its own overrides; ``common`` applies to every model (e.g. a
+    shared training budget, ``{"train.epochs": 10}``), after the study's per-model overrides.
+    """
     from bench.experiment import open_dataset, run
     from bench.reports import ReportBundle, pdflatex_available
     from bench.splits import get_scheme
@@ -193,7 +198,7 @@ def compare(
     split = get_scheme(dataset, scheme, manifest=store.manifest)
     results = {}
     for model in models:
-        model_overrides = {**(spec.model_overrides(model) if spec else {}), **(overrides or {}).get(model, {})}
+        model_overrides = {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
         results[model] = run(model, dataset, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
                              device=device, progress=progress, store=store, split=split, console=console)
 
@@ -219,8 +224,9 @@ def compare(
         paths["robustness"] = bundle.table(rtable, "robustness", compile_pdf=pdflatex_available())
         from bench.plots import plot_robustness
 
-        bars = robust.assign(condition=robust["metric"].str.split("@").str[1])
-        paths["robustness_figure"] = bundle.figure(plot_robustness(bars, out_dir, "robustness"), f"Test {metric} per condition")
+        bars = robust.assign(condition=robust["metric"].str.split("@").str[1]).drop(columns="metric")
+        figure = plot_robustness(bars, out_dir, "robustness", title=f"Test {metric} by condition")
+        paths["robustness_figure"] = bundle.figure(figure, f"Test {metric} with a modality missing or noisy, per model")
     paths.update(write_figures(results, tidy, store, out_dir, metric, tracking_uri, bundle))
     bundle.write_index()
     console.print(f"report written to [bold]{out_dir}[/] (index.md lists every file)")

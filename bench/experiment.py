@@ -173,6 +173,50 @@ def resolve_configs(
     return model_config, train_config
 
 
+INPUT_FIELDS = {"video_input": ("features", "video_emb", "frames"), "flow_input": ("features", "flow_emb", "frames"),
+                "audio_input": ("features", "audio_emb", "logmel")}
+
+
+def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
+    """Fit the model's *default* task and input kinds to what the store holds.
+
+    Baselines default to their official setting (AuxFormer and RJA on precomputed features,
+    RJA on regression). On a store without those features, or a corpus with categorical
+    labels, the defaults are switched to raw inputs / the corpus's task, with a note. A value
+    the user set explicitly (``--set``, a study file, a preset) is never changed: if it does
+    not fit the store, the dataset raises a clear error instead.
+    """
+    from dataclasses import replace
+
+    from bench.train.loop import store_labels
+
+    changes = {}
+    if "task" not in explicit and hasattr(model_config, "task"):
+        task = "classification" if store_labels(store) else "regression"
+        if model_config.task != task:
+            changes["task"] = task
+    if store.clip_ids:
+        arrays = set(store.load(store.clip_ids[0]))
+        for field_name, (kind, array, raw) in INPUT_FIELDS.items():
+            if field_name not in explicit and getattr(model_config, field_name, None) == kind and array not in arrays:
+                changes[field_name] = raw
+    if changes:
+        notes.append(f"fitted the model's defaults to the feature store: {changes}")
+        model_config = replace(model_config, **changes)
+    return model_config
+
+
+def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str) -> set[str]:
+    """Model keys set by the user or a preset rather than left at the model's defaults."""
+    keys = set(split_overrides(overrides)[0])
+    preset = DATASET_PRESETS.get(dataset, {})
+    for scope in ("*", device_kind, model, f"{model}/{device_kind}"):
+        keys |= set(split_overrides(preset.get(scope, {}))[0])
+    if config is not None:
+        keys |= set(read_study_config(config)[0])
+    return keys
+
+
 def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
     """The cache key of one fold x seed: everything that determines its numbers."""
     from bench.train.config import RUNTIME_FIELDS
@@ -281,7 +325,8 @@ def run(
     device_obj = resolve_device(train_config.device)
     if workers is not None:
         train_config = apply_overrides(train_config, {"num_workers": int(workers)})
-    model_config = fill_data_fields(model_config, store)
+    explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type)
+    model_config = fill_data_fields(adapt_to_store(model_config, store, explicit, notes), store)
     resolved = {"model": to_dict(model_config), "train": to_dict(train_config)}
 
     if split is None:

@@ -63,7 +63,7 @@ class TrainingObjective:
         self.folds = inner_fold_ids(self.store.manifest, test_speakers, study.inner_folds, settings.sampler_seed)
 
     def __call__(self, trial: optuna.Trial) -> float:
-        from bench.experiment import resolve_configs
+        from bench.experiment import adapt_to_store, explicit_model_keys, resolve_configs
         from bench.train.config import resolve_selection_metric
         from bench.train.loop import fill_data_fields, fit_fold
         from bench import tracking_sweep as track
@@ -72,7 +72,8 @@ class TrainingObjective:
         if self.study.metric != "auto":
             overrides.setdefault("train.selection_metric", self.study.metric)
         model_config, train_config = resolve_configs(self.study.model, self.dataset, overrides=overrides, device_kind=self.settings.device)
-        model_config = fill_data_fields(model_config, self.store)
+        explicit = explicit_model_keys(self.study.model, self.dataset, overrides, None, self.settings.device)
+        model_config = fill_data_fields(adapt_to_store(model_config, self.store, explicit, []), self.store)
         metric = resolve_selection_metric(train_config, model_config.task)
         trial.set_user_attr("metric", metric)
         trial.set_user_attr("outer_fold", self.outer_fold)

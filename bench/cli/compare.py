@@ -35,6 +35,7 @@ def compare_command(
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
     seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 0,1,2."),
     study: Optional[Path] = typer.Option(None, "--study", help="Comparison study (models, overrides, reported rows)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override key=value for every model (train keys as train.key)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/compare-<dataset>)."),
@@ -47,8 +48,11 @@ def compare_command(
     names = _names(models, list(ctx.args))
     if not names and study is None:
         raise ConfigError("give --models or --study")
+    from bench.config import parse_overrides
+
     compare(names, dataset, root=root, folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None, study=study,
-            tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console)
+            common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
+            progress=progress, console=console)
 
 
 @app.command("ablate")

@@ -136,3 +136,10 @@ def toy_scheme(store, folds: int = 3, dataset: str = "toy"):
         train = [s for s in speakers if s not in (test, val)]
         out.append(Fold(f"fold{i + 1}", train=train, val=[val], test=[test]))
     return SplitScheme("toy", dataset, out, source="bench.train.toy.toy_scheme")
+
+
+def speaker_fold(store, train=(2, 3, 4, 5), val=(1,), test=(0,)):
+    """Clip ids per part by speaker number (toy clip ids are s<speaker>_c<clip>)."""
+    number = lambda c: int(c[1:3])  # noqa: E731
+    ids = store.clip_ids
+    return {part: [c for c in ids if number(c) in set(groups)] for part, groups in (("train", train), ("val", val), ("test", test))}

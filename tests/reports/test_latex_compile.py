@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import make_tidy
+from tidy_frames import make_tidy
 
 from bench import reports as R
 from bench import tables as T

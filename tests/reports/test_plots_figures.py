@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_tidy
+from tidy_frames import make_tidy
 
 from bench import plots as P
 from bench.errors import ConfigError

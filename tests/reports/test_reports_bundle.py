@@ -1,6 +1,6 @@
 import pandas as pd
 import pytest
-from conftest import make_tidy
+from tidy_frames import make_tidy
 
 from bench import plots as P
 from bench import reports as R

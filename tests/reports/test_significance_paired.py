@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_tidy
+from tidy_frames import make_tidy
 
 from bench import significance as sig
 from bench.errors import ConfigError

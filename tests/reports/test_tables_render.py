@@ -3,7 +3,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import make_tidy
+from tidy_frames import make_tidy
 
 from bench import tables as T
 from bench.errors import ConfigError

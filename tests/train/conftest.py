@@ -22,10 +22,3 @@ def toy_model():
     register_toy_model("toy")
     yield "toy"
     unregister_model("toy")
-
-
-def speaker_fold(store, train=(2, 3, 4, 5), val=(1,), test=(0,)):
-    """Clip ids per part by speaker number (toy clip ids are s<speaker>_c<clip>)."""
-    number = lambda c: int(c[1:3])  # noqa: E731
-    ids = store.clip_ids
-    return {part: [c for c in ids if number(c) in set(groups)] for part, groups in (("train", train), ("val", val), ("test", test))}

@@ -12,7 +12,7 @@ from bench.registry import register_model, unregister_model
 from bench.train.config import TrainConfig
 from bench.train.loop import fit_fold
 
-from conftest import speaker_fold
+from bench.train.toy import speaker_fold
 
 VAL_SPEAKER, TEST_SPEAKER = 1, 0
 

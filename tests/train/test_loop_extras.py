@@ -8,7 +8,7 @@ from bench.train.config import TrainConfig
 from bench.train import loop
 from bench.train.loop import fit_fold
 
-from conftest import speaker_fold
+from bench.train.toy import speaker_fold
 
 
 def test_heads_and_robustness_are_scored(small_store, toy_model):
