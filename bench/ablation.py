@@ -17,8 +17,6 @@ the reference weights with audio, or video and flow, zeroed at test time.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -116,6 +114,7 @@ def ablate(
     command: str | None = None,
 ) -> AblationResult:
     """Run every variant of the ablation study that is missing, then write table and figures."""
+    from bench.compare import command_line, provenance
     from bench.experiment import open_dataset, run
     from bench.plots import plot_fold_scores
     from bench.reports import ReportBundle, pdflatex_available
@@ -158,13 +157,8 @@ def ablate(
     descriptions = {**{v: ", ".join(f"{k}={val}" for k, val in spec.variants[v].items()) or "reference" for v in chosen},
                     **{f"head_{h}": f"reference weights, {h} head" for h in spec.heads}, **spec.descriptions}
     out_dir = Path(out_dir) if out_dir else reports_dir() / f"ablation-{model}-{dataset}"
-    command = command or "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    provenance = {"dataset": dataset, "feature store": store.key, "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
-                  "study": str(spec.path), **{f"MLflow run ({v})": r.parent_run_id or "-" for v, r in results.items()}}
-    from bench.compare import git_commit
-
-    provenance["git commit"] = git_commit()
-    bundle = ReportBundle(out_dir, f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else ""), command, provenance)
+    title = f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
+    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, study=str(spec.path)))
     pair_note = "; ".join(f"{n} pair: accuracy on the {a} and {b} clips" for n, (a, b) in spec.pairs.items())
     table = ablation_table(tidy, metrics, reference=spec.reference, variants=order, descriptions=descriptions, dataset=dataset,
                            test=test, synthetic=synthetic, row_key=ROW_KEY, label=f"tab:ablation-{model}-{dataset}",

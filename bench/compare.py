@@ -47,6 +47,18 @@ def git_commit() -> str:
     return str(environment_info().get("git_commit", ""))
 
 
+def command_line() -> str:
+    """The command that is running, as a user would type it (for a report's index)."""
+    return "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -> dict[str, str]:
+    """What a report's numbers come from: code, data, split and the MLflow runs."""
+    return {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
+            "split scheme": f"{split.name} (sha256 {split.checksum[:12]})", **extra,
+            **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()}}
+
+
 def extras_frame(result) -> pd.DataFrame:
     """Rows of metric "parameters" and "inference_ms_per_clip" so tables pick them up."""
     rows = []
@@ -206,11 +218,8 @@ def compare(
     metric = primary_metric(task)
     tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
     out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{dataset}"
-    command = command or "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    provenance = {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
-                  "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
-                  **{f"MLflow run ({m})": r.parent_run_id or "-" for m, r in results.items()}}
-    bundle = ReportBundle(out_dir, f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else ""), command, provenance)
+    title = f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
+    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results))
     paths: dict[str, Any] = {}
     table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec), test=test,
                              synthetic=synthetic, label=f"tab:compare-{dataset}")

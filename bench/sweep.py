@@ -117,6 +117,10 @@ def worker_loop(settings: SweepSettings) -> None:
     but no trial is ever lost or run twice (the storage hands out trial numbers).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if settings.extra.get("threads"):  # local workers share the cores instead of oversubscribing them
+        import torch
+
+        torch.set_num_threads(int(settings.extra["threads"]))
     study = load_study(settings.study_path)
     optuna_study = open_study(settings, study)
     fail_orphaned_trials(optuna_study)
@@ -142,7 +146,12 @@ def run_workers(settings: SweepSettings, workers: int, respawn: bool = True) -> 
     When a worker dies (killed, out of memory), its running trial is marked FAIL at once and,
     while the budget is not met, a replacement worker is started.
     """
+    import dataclasses
+    import os
+
     ctx = mp.get_context("spawn")
+    if "threads" not in settings.extra:
+        settings = dataclasses.replace(settings, extra={**settings.extra, "threads": max(1, (os.cpu_count() or 1) // workers)})
     study = load_study(settings.study_path)
     optuna_study = open_study(settings, study)
     processes = [ctx.Process(target=_worker_entry, args=(settings,), daemon=False) for _ in range(workers)]
