@@ -28,7 +28,7 @@ from bench.errors import ConfigError
 from bench.paths import reports_dir
 
 ROW_KEY = "variant"
-ZEROED_ROWS = {"audio_missing": "reference, audio zeroed at test", "video_missing": "reference, video+flow zeroed at test"}
+ZEROED_ROWS = {"audio_missing": "test_audio_zeroed", "video_missing": "test_video_zeroed"}
 
 
 @dataclass
@@ -155,7 +155,9 @@ def ablate(
     metrics += [f"pair_{name}" for name in spec.pairs]
     order = chosen + [f"head_{h}" for h in spec.heads] + [v for v in ZEROED_ROWS.values() if v in set(tidy[ROW_KEY])]
     descriptions = {**{v: ", ".join(f"{k}={val}" for k, val in spec.variants[v].items()) or "reference" for v in chosen},
-                    **{f"head_{h}": f"reference weights, {h} head" for h in spec.heads}, **spec.descriptions}
+                    **{f"head_{h}": f"reference weights, {h} head" for h in spec.heads},
+                    "test_audio_zeroed": "reference weights, audio zeroed at test time",
+                    "test_video_zeroed": "reference weights, video and flow zeroed at test time", **spec.descriptions}
     out_dir = Path(out_dir) if out_dir else reports_dir() / f"ablation-{model}-{dataset}"
     title = f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
     bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, study=str(spec.path)))
