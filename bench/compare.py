@@ -127,7 +127,8 @@ def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
         a2v, v2a = output.attention.get("ife_audio"), output.attention.get("ife_video")
         if a2v is None or v2a is None:
             return None
-        return plot_attention(a2v.numpy(), v2a.numpy(), out_dir, stem, clips=ids)
+        return plot_attention(a2v.numpy(), v2a.numpy(), out_dir, stem, clip_names=ids,
+                              title=f"DE-III IFE attention, fold {fold_result.fold} (test clips)")
     return None
 
 
