@@ -114,7 +114,7 @@ def ablate(
     command: str | None = None,
 ) -> AblationResult:
     """Run every variant of the ablation study that is missing, then write table and figures."""
-    from bench.compare import command_line, provenance
+    from bench.compare import command_line, primary_metric, provenance
     from bench.experiment import open_dataset, run
     from bench.plots import plot_fold_scores
     from bench.reports import ReportBundle, pdflatex_available
@@ -150,7 +150,7 @@ def ablate(
 
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)
     task = results[spec.reference].resolved_config["model"]["task"]
-    metric = "uar" if task == "classification" else "ccc_mean"
+    metric = primary_metric(task)
     metrics = [m for m in ("accuracy", "uar", "macro_f1", "ccc_mean") if m in set(tidy["metric"])]
     metrics += [f"pair_{name}" for name in spec.pairs]
     order = chosen + [f"head_{h}" for h in spec.heads] + [v for v in ZEROED_ROWS.values() if v in set(tidy[ROW_KEY])]

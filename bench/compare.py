@@ -38,7 +38,9 @@ class ComparisonResult:
 
 
 def primary_metric(task: str) -> str:
-    return "uar" if task == "classification" else "ccc_mean"
+    from bench.train.config import default_metric
+
+    return default_metric(task)
 
 
 def git_commit() -> str:

@@ -47,6 +47,11 @@ RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
 # ("cpu", "cuda"), a model name ("deiii") and "model/device" ("deiii/cpu"). Model keys a model
 # does not have are skipped (and reported). Every applied preset is printed and logged with
 # the resolved config, so no table hides it.
+def preset_scopes(model: str, device_kind: str) -> tuple[str, ...]:
+    """The ``DATASET_PRESETS`` scopes that apply to a run, lowest precedence first."""
+    return ("*", device_kind, model, f"{model}/{device_kind}")
+
+
 def _synthetic_presets() -> dict[str, dict[str, Any]]:
     from deiii.config import SMALL
 
@@ -146,7 +151,7 @@ def resolve_configs(
         raise ConfigError(f"recipe of model {model!r}: {exc}") from None
 
     preset = DATASET_PRESETS.get(dataset, {})
-    for scope in ("*", device_kind, model, f"{model}/{device_kind}"):
+    for scope in preset_scopes(model, device_kind):
         preset_model, preset_train = split_overrides(preset.get(scope, {}))
         train_config = apply_overrides(train_config, preset_train)
         for key, value in preset_model.items():
@@ -210,7 +215,7 @@ def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config
     """Model keys set by the user or a preset rather than left at the model's defaults."""
     keys = set(split_overrides(overrides)[0])
     preset = DATASET_PRESETS.get(dataset, {})
-    for scope in ("*", device_kind, model, f"{model}/{device_kind}"):
+    for scope in preset_scopes(model, device_kind):
         keys |= set(split_overrides(preset.get(scope, {}))[0])
     if config is not None:
         keys |= set(read_study_config(config)[0])

@@ -50,11 +50,16 @@ class TrainConfig:
     save_state: bool = False  # keep the selected epoch's weights (model.pt) with the result
 
 
+def default_metric(task: str) -> str:
+    """The headline metric of a task: UAR for classes, mean CCC for continuous targets."""
+    return "uar" if task == "classification" else "ccc_mean"
+
+
 def resolve_selection_metric(config: TrainConfig, task: str) -> str:
     """The metric name the trainer maximises (or minimises, for loss) on validation."""
     if config.selection_metric != "auto":
         return config.selection_metric
-    return "uar" if task == "classification" else "ccc_mean"
+    return default_metric(task)
 
 
 def higher_is_better(metric: str) -> bool:
