@@ -118,6 +118,18 @@ def _field_types(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _check_probability(label: str, value: Any) -> None:
+    """A numeric field named ``*dropout*`` is a drop probability: [0, 1) for every model.
+
+    One rule by name instead of a check in each model's config: a dropout of 1 zeroes every
+    activation and a negative one is meaningless, and both would otherwise train silently.
+    """
+    name = label.rsplit(".", 1)[-1]
+    if "dropout" in name and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{label} is a drop probability and must be in [0, 1), got {value!r}")
+
+
 def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
     """Build dataclass ``cls`` from a dict, rejecting unknown keys with suggestions."""
     names = {f.name for f in dataclasses.fields(cls) if f.init}
@@ -130,6 +142,7 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
             suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
             raise ConfigError(f"unknown setting {label!r} for {cls.__name__}{suggestion}")
         kwargs[key] = _coerce(value, hints[key], label)
+        _check_probability(label, kwargs[key])
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

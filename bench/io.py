@@ -61,3 +61,23 @@ def save_npy(destination: str | Path, array) -> Path:
     with atomic_path(destination, suffix=".npy") as tmp:
         np.save(tmp, array, allow_pickle=False)
     return Path(destination)
+
+
+def ensure_writable(folder: str | Path, what: str, hint: str = "") -> Path:
+    """Create ``folder`` if needed and prove a file can be written there, or raise ConfigError.
+
+    Called before long work starts (a comparison trains for hours and writes its report at
+    the end): a folder that cannot take the report fails in the first second, not the last.
+    """
+    from bench.errors import ConfigError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{folder}: the {what} folder is not writable ({reason}){'; ' + hint if hint else ''}") from None
+    return folder

@@ -19,6 +19,7 @@ so nested runs cannot leak between experiments in one process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -83,6 +84,153 @@ def environment_info() -> dict[str, str]:
     return info
 
 
+# -- who owns a run -------------------------------------------------------------------------
+# A run is RUNNING until its process ends it. A process killed with -9 (or a machine that lost
+# power) never does, so every run carries its owner (host, PID, the PID's start time, which
+# tells a reused PID apart) and a heartbeat refreshed while it works. The next process that
+# opens the experiment ends every run whose owner is gone as KILLED (:func:`reap_dead_runs`).
+OWNER_HOST, OWNER_PID, OWNER_START, HEARTBEAT = "bench.owner.host", "bench.owner.pid", "bench.owner.start", "bench.heartbeat"
+KILLED_REASON = "bench.killed_reason"
+HEARTBEAT_SECONDS = 60.0  # at most one heartbeat write per run per minute
+STALE_AFTER_SECONDS = 30 * 60.0  # another host's run without a heartbeat for this long is dead
+
+
+def _process_start(pid: int) -> str:
+    """The start time of process ``pid`` in clock ticks since boot ('' where unknown)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_tags() -> dict[str, str]:
+    pid = os.getpid()
+    return {OWNER_HOST: platform.node(), OWNER_PID: str(pid), OWNER_START: _process_start(pid),
+            HEARTBEAT: str(int(time.time()))}
+
+
+def owner_alive(tags: dict[str, str], now: float | None = None, stale_after: float = STALE_AFTER_SECONDS) -> bool:
+    """Whether the process that owns a run with these tags may still be working on it.
+
+    Same host: the PID exists and started when the owner did. Another host (a Ray node, a
+    second machine of a sweep): its heartbeat is younger than ``stale_after``. A run without
+    owner tags (another tool, an older suite) is never judged.
+    """
+    if OWNER_PID not in tags:
+        return True
+    if tags.get(OWNER_HOST) == platform.node():
+        pid = int(tags[OWNER_PID])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, belongs to another user
+            return True
+        started = tags.get(OWNER_START, "")
+        return not started or _process_start(pid) in ("", started)
+    beat = float(tags.get(HEARTBEAT, "0") or 0)
+    return ((now or time.time()) - beat) < stale_after
+
+
+def reap_dead_runs(client, experiment_ids: list[str], say=None, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
+    """End as KILLED every RUNNING run of these experiments whose owner process is gone.
+
+    Returns the ids it ended. Runs of live owners, including this process's, are left alone.
+    """
+    from mlflow.entities import ViewType
+
+    reaped = []
+    runs = client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", run_view_type=ViewType.ACTIVE_ONLY,
+                              max_results=5000)
+    for run in runs:
+        tags = run.data.tags
+        if owner_alive(tags, stale_after=stale_after):
+            continue
+        reason = (f"owner process {tags.get(OWNER_PID)} on {tags.get(OWNER_HOST)} ended without closing the run "
+                  f"(killed, or its machine stopped); found by process {os.getpid()} on {platform.node()}")
+        client.set_tag(run.info.run_id, KILLED_REASON, reason)
+        client.set_terminated(run.info.run_id, status="KILLED")
+        reaped.append(run.info.run_id)
+    if reaped and say is not None:
+        say(f"marked {len(reaped)} run(s) left RUNNING by a dead process as KILLED")
+    return reaped
+
+
+@contextlib.contextmanager
+def _creation_lock(uri: str):
+    """Serialise the first use of a local SQLite tracking database across processes.
+
+    MLflow creates and migrates the schema on first use; two processes doing it at once (two
+    first runs on a fresh BENCH_HOME) make one of them fail in the migration. A file lock
+    beside the database lets the first create it and the others find it made.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def make_client(tracking_uri: str | None = None):
+    """An ``MlflowClient`` for ``tracking_uri`` (default: the local SQLite file), its store made.
+
+    The store is touched under :func:`_creation_lock`, so the process that comes first
+    creates the database and the others open the finished one.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from bench.paths import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri()
+    require_driver(uri, "--tracking-uri")
+    with _creation_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        if uri.startswith("sqlite:"):
+            client.search_experiments(max_results=1)  # creates and migrates the schema now
+    return client
+
+
+def open_experiment(client, name: str) -> str:
+    """The id of experiment ``name``, created on first use (by whichever process comes first)."""
+    from bench.paths import default_artifact_location
+
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = default_artifact_location() if _is_local(client.tracking_uri) else None
+    with _creation_lock(client.tracking_uri):
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except Exception:  # created meanwhile by another process
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+
+def require_driver(url: str, where: str) -> None:
+    """A PostgreSQL URL needs psycopg2: say which extra installs it instead of a traceback."""
+    if not url.startswith(("postgresql", "postgres:")):
+        return
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        from bench.errors import ConfigError
+        from bench.urls import redact_url
+
+        raise ConfigError(f"{where} {redact_url(url)}: the PostgreSQL driver is not installed; "
+                          "install it with: pip install 'deiii-bench[postgres]' (psycopg2-binary)") from None
+
+
 def _is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
@@ -94,37 +242,34 @@ def _finite(value: Any) -> bool:
 class Tracker:
     """A thin, explicit layer over ``MlflowClient`` for experiments of folds x seeds."""
 
-    def __init__(self, tracking_uri: str | None = None, experiment_name: str = "bench"):
-        from mlflow.tracking import MlflowClient
-
-        from bench.paths import bench_home, default_artifact_location, default_tracking_uri
+    def __init__(self, tracking_uri: str | None = None, experiment_name: str = "bench", say=None):
+        from bench.paths import default_tracking_uri
 
         self.uri = tracking_uri or default_tracking_uri()
-        if self.uri.startswith("sqlite:"):
-            bench_home().mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
-        existing = self.client.get_experiment_by_name(experiment_name)
-        if existing is not None:
-            self.experiment_id = existing.experiment_id
-        else:
-            location = default_artifact_location() if _is_local(self.uri) else None
-            try:
-                self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=location)
-            except Exception:  # created meanwhile by another process
-                found = self.client.get_experiment_by_name(experiment_name)
-                if found is None:
-                    raise
-                self.experiment_id = found.experiment_id
+        self.client = make_client(self.uri)
+        self.experiment_id = open_experiment(self.client, experiment_name)
+        self._beats: dict[str, float] = {}
+        reap_dead_runs(self.client, [self.experiment_id], say=say)
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, name: str, tags: dict[str, str] | None = None, parent_id: str | None = None) -> str:
-        tags = {k: str(v) for k, v in (tags or {}).items()}
+        tags = {**owner_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
+        self._beats[run.info.run_id] = time.time()
         return run.info.run_id
 
+    def heartbeat(self, *run_ids: str | None) -> None:
+        """Tell other processes these runs are alive (at most once a minute each)."""
+        now = time.time()
+        for run_id in run_ids:
+            if run_id and now - self._beats.get(run_id, 0.0) >= HEARTBEAT_SECONDS:
+                self.client.set_tag(run_id, HEARTBEAT, str(int(now)))
+                self._beats[run_id] = now
+
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self._beats.pop(run_id, None)
         self.client.set_terminated(run_id, status=status)
 
     # -- logging ------------------------------------------------------------------------------

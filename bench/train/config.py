@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bench.errors import ConfigError
+
 # Fields that do not change the numbers a run produces (only where and how fast it runs).
 RUNTIME_FIELDS = ("device", "num_workers", "pin_memory", "preload", "save_state")
 
@@ -48,6 +50,26 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
     device: str = "auto"  # "auto", "cpu", "cuda" or "cuda:N"
     save_state: bool = False  # keep the selected epoch's weights (model.pt) with the result
+
+    def __post_init__(self) -> None:
+        # Checked here, not in the loop: a bad value fails before any data is read, with the
+        # key the user typed (``--set train.epochs=0``), instead of a silent empty run.
+        checks = {
+            "epochs": (self.epochs >= 1, "at least 1"),
+            "batch_size": (self.batch_size >= 1, "at least 1"),
+            "lr": (self.lr > 0, "greater than 0"),
+            "weight_decay": (self.weight_decay >= 0, "0 or more"),
+            "patience": (self.patience >= 0, "0 (never stop early) or more"),
+            "gamma": (self.gamma > 0, "greater than 0"),
+            "grad_clip": (self.grad_clip >= 0, "0 (off) or more"),
+            "num_workers": (self.num_workers >= 0, "0 (load in the main process) or more"),
+            "flip_p": (0 <= self.flip_p <= 1, "a probability in [0, 1]"),
+            "hue": (0 <= self.hue <= 0.5, "in [0, 0.5]"),
+            "milestones": (all(m >= 1 for m in self.milestones), "epochs of 1 or more"),
+        }
+        for key, (ok, rule) in checks.items():
+            if not ok:
+                raise ConfigError(f"train.{key} must be {rule}, got {getattr(self, key)!r}")
 
 
 def default_metric(task: str) -> str:

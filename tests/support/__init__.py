@@ -1,0 +1,1 @@
+"""Helpers shared by tests (drivers, toy processes); never imported by the package."""
