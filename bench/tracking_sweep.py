@@ -13,36 +13,33 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
+from bench.tracking import make_client, open_experiment, owner_tags, reap_dead_runs
+from bench.urls import redact_url
+
 EXPERIMENT_PREFIX = "sweep"
 
 
 def client_for(tracking_uri: str | None) -> MlflowClient:
-    from bench.paths import default_tracking_uri
-
-    return MlflowClient(tracking_uri or default_tracking_uri())
+    return make_client(tracking_uri)
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
-    from bench.paths import default_artifact_location
-
-    existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=default_artifact_location())
-    except Exception:  # another worker created it first
-        return client.get_experiment_by_name(name).experiment_id
+    """The sweep experiment's id (created on first use), after marking KILLED every trial run
+    that a dead worker left RUNNING."""
+    exp = open_experiment(client, name)
+    reap_dead_runs(client, [exp])
+    return exp
 
 
 def create_sweep_parent_run(settings, study) -> str:
     client = client_for(settings.tracking_uri)
     exp = experiment_id(client, f"{EXPERIMENT_PREFIX}/{study.model}")
-    run = client.create_run(exp, run_name=settings.study_name, tags={"bench.kind": "sweep", "bench.study": str(study.path)})
+    run = client.create_run(exp, run_name=settings.study_name, tags={**owner_tags(), "bench.kind": "sweep", "bench.study": str(study.path)})
     params = [
         Param("study_name", settings.study_name),
         Param("trials", str(settings.trials)),
         Param("pruning", str(settings.pruning)),
-        Param("storage", settings.storage or "journal"),
+        Param("storage", redact_url(settings.storage) or "journal"),
         Param("metric", study.metric),
         Param("inner_folds", str(study.inner_folds)),
         Param("space", "; ".join(f"{d.name}->{d.target}" for d in study.space)),
@@ -59,7 +56,7 @@ def create_trial_run(settings, study, parent_run_id: str, trial_number: int, par
     run = client.create_run(
         parent.info.experiment_id,
         run_name=f"trial-{trial_number}",
-        tags={"mlflow.parentRunId": parent_run_id, "bench.kind": "trial", "optuna.trial": str(trial_number)},
+        tags={**owner_tags(), "mlflow.parentRunId": parent_run_id, "bench.kind": "trial", "optuna.trial": str(trial_number)},
     )
     client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
     return run.info.run_id
