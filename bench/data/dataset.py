@@ -28,6 +28,7 @@ audio      ``audio`` (T_a, n_mels) f32  ``audio_emb`` (T_a', D)
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -75,6 +76,10 @@ class ClipDataset(torch.utils.data.Dataset):
         self.task = task
         frame = store.manifest.frame.set_index("clip_id")
         missing = [c for c in self.clip_ids if c not in frame.index]
+        damaged = getattr(store, "damaged", {})
+        for clip_id in missing:
+            if clip_id in damaged:  # its done-marker is unreadable: say so, not "not in the manifest"
+                store.load(clip_id)  # raises the store's CorruptStoreError naming file, clip and reason
         if missing:
             raise ConfigError(f"feature store {store.root}: clips not in its manifest: {missing[:5]}")
         rows = frame.loc[self.clip_ids]
@@ -129,11 +134,15 @@ class ClipDataset(torch.utils.data.Dataset):
                 path = self._path(key, i)
                 try:
                     handle = open(path, "rb", buffering=0)
-                except FileNotFoundError:
-                    self._read(self.clip_ids[i])  # raises the clear "has no array" error
-                    raise
+                except OSError as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        self._read(self.clip_ids[i])  # raises the clear "has no array" error
+                    from bench.data.store import CorruptStoreError
+
+                    reason = "file missing" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+                    raise CorruptStoreError(path, reason, self.clip_ids[i]) from None
                 handles.append(handle)
-                headers.append(_npy_header(handle, path))
+                headers.append(_npy_header(handle, path, self.clip_ids[i]))
             shape, dtype = headers[0][0], headers[0][1]
             for (other, other_dtype), i in zip(headers, indices):
                 if other[1:] != shape[1:] or other_dtype != dtype:
@@ -144,7 +153,7 @@ class ClipDataset(torch.utils.data.Dataset):
             lengths = [h[0][0] for h in headers]
             out = np.zeros((len(indices), max(lengths), *shape[1:]), dtype=dtype)
             for row, (handle, length) in enumerate(zip(handles, lengths)):
-                _read_into(handle, out[row, :length], self._path(key, indices[row]))
+                _read_into(handle, out[row, :length], self._path(key, indices[row]), self.clip_ids[indices[row]])
         finally:
             for handle in handles:
                 handle.close()
@@ -200,31 +209,49 @@ class ClipDataset(torch.utils.data.Dataset):
 _HEADERS: dict[bytes, tuple[tuple[int, ...], np.dtype]] = {}
 
 
-def _npy_header(handle, path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from an open ``.npy`` file, leaving it at the data; parses are cached."""
+def _npy_header(handle, path, clip_id: str = "") -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an open ``.npy`` file, leaving it at the data; parses are cached.
+
+    A damaged file is a :class:`~bench.data.store.CorruptStoreError` naming the clip and file.
+    """
+    from bench.data.store import CorruptStoreError
+
     preamble = handle.read(10)
-    if preamble[:6] != b"\x93NUMPY":
-        raise ConfigError(f"{path}: not a .npy file")
+    if len(preamble) < 10 or preamble[:6] != b"\x93NUMPY":
+        reason = f"file truncated ({len(preamble)} bytes)" if len(preamble) < 10 else "not a .npy file"
+        raise CorruptStoreError(path, reason, clip_id)
     if preamble[6] == 1:
-        header = handle.read(int.from_bytes(preamble[8:10], "little"))
+        length = int.from_bytes(preamble[8:10], "little")
     else:
-        header = handle.read(int.from_bytes(preamble[8:10] + handle.read(2), "little"))
+        length = int.from_bytes(preamble[8:10] + handle.read(2), "little")
+    header = handle.read(length)
     parsed = _HEADERS.get(header)
     if parsed is None:
-        info = ast.literal_eval(header.decode("latin1"))
-        if info.get("fortran_order") or np.dtype(info["descr"]).hasobject:
-            raise ConfigError(f"{path}: Fortran-ordered or object arrays are not supported")
-        parsed = _HEADERS[header] = (tuple(info["shape"]), np.dtype(info["descr"]))
+        if len(header) < length:
+            raise CorruptStoreError(path, "file truncated inside its .npy header", clip_id)
+        try:
+            info = ast.literal_eval(header.decode("latin1"))
+            shape, dtype, fortran = tuple(info["shape"]), np.dtype(info["descr"]), info.get("fortran_order")
+        except (ValueError, SyntaxError, KeyError, TypeError, AttributeError, MemoryError, RecursionError):
+            raise CorruptStoreError(path, "unreadable .npy header", clip_id) from None
+        if fortran or dtype.hasobject:
+            raise CorruptStoreError(path, "Fortran-ordered or object arrays are not supported", clip_id)
+        parsed = _HEADERS[header] = (shape, dtype)
     return parsed
 
 
-def _read_into(handle, target: np.ndarray, path) -> None:
+def _read_into(handle, target: np.ndarray, path, clip_id: str = "") -> None:
     view = memoryview(target).cast("B")
     filled = 0
     while filled < len(view):
         count = handle.readinto(view[filled:])
         if not count:
-            raise ConfigError(f"{path}: file ends early ({filled} of {len(view)} bytes)")
+            from bench.data.store import CorruptStoreError
+
+            start = handle.tell() - filled  # where the data begins, after the header
+            found = os.fstat(handle.fileno()).st_size
+            reason = f"file truncated (expected {start + len(view)} bytes, found {found})"
+            raise CorruptStoreError(path, reason, clip_id)
         filled += count
 
 

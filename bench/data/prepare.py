@@ -21,6 +21,17 @@ The pool is kept alive between calls in one process (like joblib's reusable exec
 fresh spawn worker pays ~2-3 s importing torch, OpenCV and decord, which would dominate the
 preparation of a few dozen clips in a notebook or a test session. ``workers=1`` runs in the
 calling process, with no pool at all.
+
+What can go wrong around the clips is handled as a whole, not clip by clip:
+
+* On resume every finished clip gets a cheap check (headers and sizes against its record,
+  see :meth:`FeatureStore.check_clip`), ``verify=True`` a full one (every array loaded, NaN or
+  infinite values refused); damaged clips are recomputed and the summary says how many and why.
+* A full disk (ENOSPC/EDQUOT) stops the run with one :class:`~bench.data.store.DiskFullError`
+  rather than recording every following clip as a bad input.
+* SIGTERM during ``prepare`` terminates the worker processes too (a spawn worker does not die
+  with its parent and holds ~375 MB), then finalizes the store: finished clips are kept and a
+  re-run resumes. The previous handler is restored afterwards.
 """
 
 from __future__ import annotations
@@ -28,7 +39,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import math
+import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +53,25 @@ import numpy as np
 from bench.config import stable_hash, to_dict
 from bench.data.audio import MelSpec
 from bench.data.manifest import Manifest
-from bench.data.store import FeatureStore
+from bench.data.store import NO_SPACE, DiskFullError, FeatureStore
 from bench.errors import BadInput, BadInputError, BenchError, ConfigError
 
 STAGES = ("decode", "faces", "flow", "audio", "extract", "write")
 STORE_FORMAT = 1  # bump when the arrays' meaning changes, so old stores are not reused
+LISTED = 20  # failed / rebuilt clips listed by name in the summary (the rest are counted)
+
+
+class PrepareInterrupted(BenchError):
+    """``prepare`` got SIGTERM: workers stopped, finished clips kept for the next run."""
+
+    def __init__(self, root: str | Path = ""):
+        self.root = str(root)
+        where = f" in {root}" if root else ""
+        super().__init__(f"prepare stopped by SIGTERM: the workers were stopped and the finished clips{where} are kept; "
+                         "re-run the same command to resume")
+
+    def __reduce__(self):
+        return type(self), (self.root,)
 
 
 @dataclass
@@ -131,6 +159,12 @@ class PrepareSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # summed over clips and workers
     wall_seconds: float = 0.0
     workers: int = 1
+    failed_clips: list[dict[str, str]] = field(default_factory=list)  # the first LISTED failures
+    failures_file: str = ""  # every failure: the store's failures.json
+    rebuilt: int = 0  # finished clips found damaged in the store and prepared again
+    rebuilt_clips: list[dict[str, str]] = field(default_factory=list)  # the first LISTED: clip_id, reason
+    verified: bool = False  # whether the store got the full check (``verify=True``) or the cheap one
+    repairs: list[str] = field(default_factory=list)  # store files rewritten (damaged meta.json, manifest)
 
     @property
     def clips_per_second(self) -> float:
@@ -216,9 +250,11 @@ def prepare_clip(job: ClipJob, config: PrepareConfig, store: FeatureStore) -> Cl
     except BadInputError as exc:
         record = exc.record
         return ClipOutcome(job.clip_id, BadInput(record.path, record.stage, record.reason, job.clip_id), timer.seconds)
-    except ConfigError:
+    except (ConfigError, DiskFullError, PrepareInterrupted):  # about the run, not this clip
         raise
     except Exception as exc:  # noqa: BLE001 - recorded with its type, stage and file
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:  # the disk, not this clip: stop everything
+            raise DiskFullError(getattr(exc, "filename", None) or store.clip_dir(job.clip_id)) from None
         reason = f"unexpected {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return ClipOutcome(job.clip_id, BadInput(job.video_path, timer.current or "decode", reason, job.clip_id), timer.seconds)
     return ClipOutcome(job.clip_id, None, timer.seconds)
@@ -244,7 +280,7 @@ def _run_chunk(jobs: list[ClipJob], config: PrepareConfig, root: str, filterbank
 
     install_filterbank(config.mel_spec, filterbank)  # the parent's: no librosa import here
     if root not in _WORKER_STORES:
-        _WORKER_STORES[root] = FeatureStore.open(root)
+        _WORKER_STORES[root] = FeatureStore.open(root, allow_damaged=True)
     store = _WORKER_STORES[root]
     return [prepare_clip(job, config, store) for job in jobs]
 
@@ -266,12 +302,65 @@ def _pool(workers: int):
     return executor
 
 
-def shutdown_pool() -> None:
-    """Stop the reusable worker pool (also done at interpreter exit)."""
+def shutdown_pool(terminate: bool = False) -> None:
+    """Stop the reusable worker pool (also done at interpreter exit).
+
+    ``terminate=True`` kills the workers mid-clip (SIGTERM, then SIGKILL after 5 s) instead of
+    letting them finish: what ``prepare`` does when it is itself stopped. Their unfinished clips
+    have no done-marker, so they are simply prepared again next time.
+    """
     global _POOL
-    if _POOL is not None:
-        _POOL[1].shutdown(wait=True, cancel_futures=True)
-        _POOL = None
+    if _POOL is None:
+        return
+    executor = _POOL[1]
+    _POOL = None
+    if not terminate:
+        executor.shutdown(wait=True, cancel_futures=True)
+        return
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(1)
+
+
+def _worker_pids() -> list[int]:
+    executor = _POOL[1] if _POOL is not None else None
+    return [p.pid for p in (getattr(executor, "_processes", None) or {}).values() if p.pid]
+
+
+@contextlib.contextmanager
+def _sigterm_stops_prepare(root: Path) -> Iterator[None]:
+    """While ``prepare`` runs: SIGTERM kills the workers at once and raises :class:`PrepareInterrupted`.
+
+    Only in the main thread (where Python delivers signals); the previous handler comes back
+    afterwards. A second SIGTERM during the clean-up only repeats the kill.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def on_sigterm(signum, frame):
+        nonlocal fired
+        for pid in _worker_pids():  # now, not after the clean-up: they may be mid-clip for seconds
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        if not fired:
+            fired = True
+            raise PrepareInterrupted(root)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 atexit.register(shutdown_pool)
@@ -340,10 +429,12 @@ def prepare(
     strict: bool = False,
     root: str | Path | None = None,
     progress: bool = True,
+    verify: bool = False,
 ) -> FeatureStore:
     """Prepare every clip of ``manifest`` into a feature store and return it (``.summary`` attached).
 
-    ``root`` defaults to ``bench_home()/stores/<key>``. Clips already done there are skipped.
+    ``root`` defaults to ``bench_home()/stores/<key>``. Clips already done there are skipped,
+    once they pass the cheap check (``verify=True``: the full check); damaged ones are redone.
     """
     from bench.data.audio import mel_filterbank
     from bench.paths import stores_dir
@@ -364,6 +455,7 @@ def prepare(
         "versions": package_versions(),
     }
     store = FeatureStore.create(root, meta, manifest)
+    rebuilt = check_store(store, full=verify)
     jobs = [job for job in clip_jobs(manifest) if not store.is_done(job.clip_id)]
     skipped = len(manifest) - len(jobs)
     filterbank = mel_filterbank(config.mel_spec)
@@ -377,7 +469,8 @@ def prepare(
         outcomes = _run_inline(jobs, config, store)
     else:
         outcomes = _run_pool(jobs, config, store, workers, filterbank)
-    with _progress_bar(progress, len(jobs), manifest.corpus, workers) as advance:
+    with _sigterm_stops_prepare(store.root), _progress_bar(progress, len(jobs), manifest.corpus, workers) as advance:
+        stopped: BaseException | None = None
         try:
             for outcome in outcomes:
                 for stage, value in outcome.seconds.items():
@@ -389,17 +482,46 @@ def prepare(
                         f = outcome.failure
                         raise BadInputError(f.path, f.stage, f.reason, f.clip_id)
                 advance()
+        except BaseException as exc:
+            stopped = exc
+            if not isinstance(exc, BadInputError):  # SIGTERM, Ctrl-C, full disk, a bug: workers go too
+                shutdown_pool(terminate=True)
+            raise
         finally:
             wall = time.perf_counter() - start
             _close(outcomes)
-            summary = _summarise(store, manifest, len(jobs), skipped, seconds, wall, workers)
-            store.finalize({"prepare_summary": summary.to_dict()})
-            store.summary = summary  # type: ignore[attr-defined]
+            try:
+                summary = _summarise(store, manifest, len(jobs), skipped, seconds, wall, workers)
+                summary.rebuilt, summary.verified, summary.repairs = len(rebuilt), verify, list(store.repairs)
+                summary.rebuilt_clips = [{"clip_id": c, "reason": r} for c, r in list(rebuilt.items())[:LISTED]]
+                store.finalize({"prepare_summary": summary.to_dict()})
+                store.summary = summary  # type: ignore[attr-defined]
+            except (BenchError, OSError):
+                if stopped is None:
+                    raise
+                # already stopping (a full disk, most likely): the first error is the one to report;
+                # the next run rebuilds index and meta from the done-markers
     if progress:
         from rich.console import Console
 
-        Console(stderr=True).print(summary_line(summary), highlight=False, markup=False, soft_wrap=True)
+        err = Console(stderr=True)
+        for line in [summary_line(summary), *summary_details(summary)]:
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
     return store
+
+
+def check_store(store: FeatureStore, full: bool = False) -> dict[str, str]:
+    """Check every finished clip (cheaply, or ``full``y) and discard the damaged ones: clip id -> reason."""
+    damaged = dict(store.damaged)
+    for clip_id in store.clip_ids:
+        problem = store.check_clip(clip_id, full=full)
+        if problem is not None:
+            damaged[clip_id] = problem
+    order = {c: i for i, c in enumerate(store.full_manifest.frame["clip_id"])}
+    damaged = dict(sorted(damaged.items(), key=lambda item: order.get(item[0], len(order))))
+    for clip_id in damaged:
+        store.discard(clip_id)
+    return damaged
 
 
 def _summarise(store, manifest, computed_jobs, skipped, seconds, wall, workers) -> PrepareSummary:
@@ -419,6 +541,8 @@ def _summarise(store, manifest, computed_jobs, skipped, seconds, wall, workers) 
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
         wall_seconds=round(wall, 4),
         workers=workers,
+        failed_clips=[f.to_dict() for f in store.failures[:LISTED]],
+        failures_file=str(store.failures_file),
     )
 
 
@@ -518,10 +642,33 @@ def summary_line(summary: PrepareSummary) -> str:
     """One line: counts, failures by stage, per-stage seconds."""
     failed = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures_by_stage.items()))
     stages = " ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items() if v > 0)
+    rebuilt = f" ({summary.rebuilt} damaged in the store, redone)" if summary.rebuilt else ""
     return (
-        f"prepared {summary.computed} clips, {summary.skipped} already done, {summary.failed} failed"
+        f"prepared {summary.computed} clips{rebuilt}, {summary.skipped} already done, {summary.failed} failed"
         f"{f' ({failed})' if failed else ''} in {summary.wall_seconds:.1f}s [{stages}] -> {summary.root}"
     )
+
+
+def summary_details(summary: PrepareSummary) -> list[str]:
+    """What a user must look at: store files rewritten, clips rebuilt, and the failed clips by name.
+
+    At most :data:`LISTED` clips of each kind are named ("... and N more" after them); every
+    failure is in the failures file, whose path ends the list.
+    """
+    lines = [f"repaired store file {repair}" for repair in summary.repairs]
+    if summary.rebuilt:
+        check = "the full check (--verify)" if summary.verified else "the resume check"
+        lines.append(f"rebuilt {summary.rebuilt} damaged clip{'s' if summary.rebuilt != 1 else ''} found by {check}:")
+        lines += [f"  {r['clip_id']}: {r['reason']}" for r in summary.rebuilt_clips]
+        if summary.rebuilt > len(summary.rebuilt_clips):
+            lines.append(f"  ... and {summary.rebuilt - len(summary.rebuilt_clips)} more")
+    if summary.failed:
+        lines.append(f"failed clips ({summary.failed}):")
+        lines += [f"  {f['clip_id'] or f['path']} [{f['stage']}] {f['reason']} ({f['path']})" for f in summary.failed_clips]
+        if summary.failed > len(summary.failed_clips):
+            lines.append(f"  ... and {summary.failed - len(summary.failed_clips)} more")
+        lines.append(f"all failures: {summary.failures_file}")
+    return lines
 
 
 def summary_table(summary: PrepareSummary):
@@ -535,6 +682,8 @@ def summary_table(summary: PrepareSummary):
     table.add_row("clips ok", str(summary.ok))
     table.add_row("  prepared now", str(summary.computed))
     table.add_row("  already done (resumed)", str(summary.skipped))
+    if summary.rebuilt:
+        table.add_row("  rebuilt (damaged in the store)", str(summary.rebuilt))
     table.add_row("clips failed", str(summary.failed))
     for stage, count in sorted(summary.failures_by_stage.items()):
         table.add_row(f"  failed at {stage}", str(count))

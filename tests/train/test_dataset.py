@@ -74,3 +74,56 @@ def test_loader_yields_whole_batches(toy_store):
     batches = list(make_loader(data, 3, shuffle=False))
     assert [len(b["clip_id"]) for b in batches] == [3, 3, 1]
     assert sum((b["clip_id"] for b in batches), []) == data.clip_ids
+
+
+# -- a damaged store: a clear error naming clip, file and reason, never a numpy traceback ---------
+@pytest.fixture
+def damaged_store(tmp_path):
+    from bench.train.toy import build_toy_store
+
+    return build_toy_store(tmp_path / "store", speakers=2, clips_per_speaker=2, num_frames=4, image_size=8, n_mels=8, audio_steps=20)
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_truncated_array_names_clip_file_and_sizes(damaged_store, preload):
+    from bench.data.store import CorruptStoreError
+
+    ids = damaged_store.clip_ids
+    path = damaged_store.clip_dir(ids[1]) / "audio.npy"
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size - 40])
+    with pytest.raises(CorruptStoreError) as info:
+        data = ClipDataset(damaged_store, ids, {"audio": "audio"}, preload=preload)
+        data[[0, 1, 2]]
+    message = str(info.value)
+    assert message.startswith(f"store {path} (clip {ids[1]}): cannot read: file truncated (expected {size} bytes, found {size - 40})")
+    assert message.endswith("run `bench prepare --verify` to rebuild it")
+    assert info.value.clip_id == ids[1] and info.value.path == str(path)
+
+
+def test_garbage_and_missing_arrays_are_store_errors(damaged_store):
+    from bench.data.store import CorruptStoreError
+    from bench.errors import BenchError
+
+    ids = damaged_store.clip_ids
+    (damaged_store.clip_dir(ids[0]) / "frames.npy").write_bytes(b"\x00garbage" * 100)
+    (damaged_store.clip_dir(ids[2]) / "flow.npy").unlink()
+    data = ClipDataset(damaged_store, ids, {"video": "frames", "flow": "flow"})
+    with pytest.raises(CorruptStoreError, match=rf"frames\.npy \(clip {ids[0]}\): cannot read: not a \.npy file") as info:
+        data[[0, 1]]
+    assert isinstance(info.value, BenchError)
+    with pytest.raises(CorruptStoreError, match=rf"flow\.npy \(clip {ids[2]}\): cannot read: file missing"):
+        data[[2, 3]]
+
+
+def test_unreadable_done_marker_is_a_store_error(damaged_store):
+    from bench.data.store import CorruptStoreError, FeatureStore
+
+    clip = damaged_store.clip_ids[3]
+    (damaged_store.clip_dir(clip) / "done.json").write_text("{")
+    with pytest.raises(CorruptStoreError, match=rf"done\.json \(clip {clip}\): cannot read: invalid JSON"):
+        FeatureStore.open(damaged_store.root)
+    tolerant = FeatureStore.open(damaged_store.root, allow_damaged=True)
+    assert clip not in tolerant.clip_ids and clip in tolerant.damaged
+    with pytest.raises(CorruptStoreError, match=rf"\(clip {clip}\)"):
+        ClipDataset(tolerant, damaged_store.clip_ids, {"audio": "audio"})

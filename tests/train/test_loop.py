@@ -25,7 +25,10 @@ class _OracleConfig(ModelConfig):
 
 
 class _Oracle(AVModel):
-    """Reads the answers from the batch so that what each choice would score is known."""
+    """Reads the answers from the batch so that what each choice would score is known.
+
+    Trained with lr=1e-12 (a learning rate must be positive): its bias stays at zero in effect.
+    """
 
     def __init__(self, config):
         super().__init__(config)
@@ -62,7 +65,7 @@ def oracle():
 
 def test_epoch_is_chosen_on_validation_not_test(toy_store, oracle):
     fold = speaker_fold(toy_store)
-    config = TrainConfig(epochs=3, batch_size=64, lr=0.0, patience=0)
+    config = TrainConfig(epochs=3, batch_size=64, lr=1e-12, patience=0)
     result = fit_fold(oracle, {"mode": "epoch"}, config, toy_store, fold, seed=0, fold_name="f")
     assert result.status == "finished"
     assert [h["val_accuracy"] for h in result.history] == [1.0, 0.0, 0.0]
@@ -74,7 +77,7 @@ def test_epoch_is_chosen_on_validation_not_test(toy_store, oracle):
 
 def test_head_is_chosen_on_validation_not_test(toy_store, oracle):
     fold = speaker_fold(toy_store)
-    config = TrainConfig(epochs=1, batch_size=64, lr=0.0)
+    config = TrainConfig(epochs=1, batch_size=64, lr=1e-12)
     result = fit_fold(oracle, {"mode": "head", "inference_head": "validation"}, config, toy_store, fold, seed=0)
     assert result.inference_head == "a"
     assert result.val["accuracy"] == 1.0 and result.test["accuracy"] == 0.0
@@ -84,7 +87,7 @@ def test_head_is_chosen_on_validation_not_test(toy_store, oracle):
 
 def test_early_stopping_patience(toy_store, oracle):
     fold = speaker_fold(toy_store)
-    result = fit_fold(oracle, {"mode": "epoch"}, TrainConfig(epochs=10, batch_size=64, lr=0.0, patience=2), toy_store, fold, seed=0)
+    result = fit_fold(oracle, {"mode": "epoch"}, TrainConfig(epochs=10, batch_size=64, lr=1e-12, patience=2), toy_store, fold, seed=0)
     assert len(result.history) == 3 and result.best_epoch == 1
 
 

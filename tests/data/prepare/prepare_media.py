@@ -54,11 +54,17 @@ def write_clip(
     sample_rate: int = 22050,
     tone_hz: float = 440.0,
     seed: int = 0,
+    faststart: bool = False,
 ) -> Path:
-    """An MP4 with ``frames`` H.264 frames (a drifting face or plain noise) and an AAC sine track."""
+    """An MP4 with ``frames`` H.264 frames (a drifting face or plain noise) and an AAC sine track.
+
+    ``faststart`` puts the ``moov`` index before the data (as web-ready files have it), so that
+    a copy cut short still opens and shows its first frames.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     r = int(min(width, height) * 0.3)
-    with av.open(str(path), "w") as out:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast", "tune": "zerolatency"}
