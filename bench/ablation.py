@@ -23,9 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from bench.errors import ConfigError
-from bench.paths import reports_dir
+from bench.io import ensure_writable
+from bench.paths import reports_dir, safe_name
 
 ROW_KEY = "variant"
 ZEROED_ROWS = {"audio_missing": "test_audio_zeroed", "video_missing": "test_video_zeroed"}
@@ -89,10 +91,10 @@ def ablation_frame(results: dict[str, Any], reference: str, heads: Sequence[str]
 
 
 def default_study(model: str) -> Path:
-    path = Path("studies") / f"ablation_{model}.toml"
-    if not path.exists():
-        raise ConfigError(f"no ablation study for {model!r} at {path}; pass --study FILE")
-    return path
+    """The shipped ``ablation_<model>.toml``, found inside the package (any working directory)."""
+    from bench.studies import shipped_study
+
+    return shipped_study("ablation", model)
 
 
 def ablate(
@@ -112,8 +114,12 @@ def ablate(
     progress: bool = True,
     console=None,
     command: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> AblationResult:
-    """Run every variant of the ablation study that is missing, then write table and figures."""
+    """Run every variant of the ablation study that is missing, then write table and figures.
+
+    ``options`` are corpus adapter options, over the study's ``[study.options]``.
+    """
     from bench.compare import command_line, primary_metric, provenance
     from bench.experiment import open_dataset, run
     from bench.plots import plot_fold_scores
@@ -138,12 +144,16 @@ def ablate(
         raise ConfigError(f"unknown variants {unknown}; the study has {sorted(spec.variants)}")
     if spec.reference not in chosen:
         chosen.insert(0, spec.reference)
+    out_dir = Path(out_dir) if out_dir else reports_dir() / f"ablation-{model}-{safe_name(dataset or 'synthetic', '--dataset')}"
+    ensure_writable(out_dir, "report", "pass --out or set BENCH_REPORTS")
 
-    store, dataset, synthetic = open_dataset(dataset, root, progress=progress, say=console.print)
+    options = {**(spec.options if dataset == spec.dataset else {}), **(options or {})}
+    store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme or spec.scheme, manifest=store.manifest)
     results = {}
     for variant in chosen:
-        console.print(f"[bold]variant {variant}[/]: {spec.variants[variant] or 'reference configuration'}")
+        console.print(f"[bold]variant {escape(variant)}[/]: {escape(str(spec.variants[variant] or 'reference configuration'))}",
+                      highlight=False)
         results[variant] = run(model, dataset, folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant],
                                tracking_uri=tracking_uri, device=device, progress=progress, store=store, split=split,
                                experiment_name=f"bench/{model}/{dataset}/ablation", console=console)
@@ -158,7 +168,6 @@ def ablate(
                     **{f"head_{h}": f"reference weights, {h} head" for h in spec.heads},
                     "test_audio_zeroed": "reference weights, audio zeroed at test time",
                     "test_video_zeroed": "reference weights, video and flow zeroed at test time", **spec.descriptions}
-    out_dir = Path(out_dir) if out_dir else reports_dir() / f"ablation-{model}-{dataset}"
     title = f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
     bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, study=str(spec.path)))
     pair_note = "; ".join(f"{n} pair: accuracy on the {a} and {b} clips" for n, (a, b) in spec.pairs.items())
@@ -174,5 +183,5 @@ def ablate(
         paths[f"pair_{name}"] = bundle.figure(plot_fold_scores(pair_scores, f"pair_{name}", out_dir, f"variants-pair-{name}", kind="point"),
                                               f"Pair accuracy '{name}' ({' vs '.join(spec.pairs[name])}) per fold, per variant")
     bundle.write_index()
-    console.print(f"ablation report written to [bold]{out_dir}[/]")
+    console.print(f"ablation report written to [bold]{escape(str(out_dir))}[/]", highlight=False)
     return AblationResult(results, tidy, out_dir, paths)

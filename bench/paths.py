@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.errors import ConfigError
+
 
 def bench_home() -> Path:
     return Path(os.environ.get("BENCH_HOME", ".bench")).resolve()
@@ -23,6 +25,22 @@ def bench_home() -> Path:
 
 def reports_dir() -> Path:
     return Path(os.environ.get("BENCH_REPORTS", "reports")).resolve()
+
+
+def safe_name(value: object, where: str) -> str:
+    """``value`` as one file or folder name, or a ConfigError naming ``where`` (file and field).
+
+    Names from study files and options become parts of paths under the reports and state
+    folders (report folders, figures, best-configuration files); a separator or ``..`` would
+    let a study file write anywhere, so such names are refused rather than silently changed.
+    """
+    text = str(value)
+    if text.strip() in ("", ".", "..") or any(bad in text for bad in ("/", "\\", "\0")):
+        raise ConfigError(
+            f"{where}: {text!r} cannot be used as a name: it becomes a file or folder name, so it must be "
+            "non-empty and hold no '/', '\\' or '..'"
+        )
+    return text
 
 
 def stores_dir() -> Path:

@@ -19,6 +19,10 @@ an hour). Three kinds, told apart by ``[study] kind``:
 Every kind may also carry ``dataset``, ``root``, ``scheme``, ``folds``, ``seeds`` and a
 ``[overrides.<model>]`` table applied before the kind's own changes; ``bench run --config``
 reads ``[model]`` and ``[train]`` tables (that is what a sweep writes for its best trial).
+A ``[study.options]`` table holds the options of ``dataset``'s corpus adapter (e.g.
+``labels = "/data/msp_labels.csv"`` or ``label_source = "perceived"``), checked when the file
+is read; like ``root``, a relative path there is relative to the folder the command runs in,
+and a command's ``--option key=value`` overrides it.
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ from typing import Any, Literal
 
 from bench.config import load_toml
 from bench.errors import ConfigError
+from bench.paths import safe_name
 
 STUDY_KINDS = ("comparison", "ablation", "sweep", "run")
+# The shipped study files live inside the package (not in the working directory), so that
+# ``bench sweep --model M`` and ``bench ablate --model M`` find them from any folder and in
+# an installed wheel; ``studies/`` at the repository root links to this folder.
+SHIPPED_STUDIES = Path(__file__).resolve().with_name("study_files")
 
 
 @dataclass
@@ -79,6 +88,7 @@ class Study:
     heads: list[str] = field(default_factory=list)  # ablation: heads scored from the reference runs
     descriptions: dict[str, str] = field(default_factory=dict)  # ablation: variant -> what changed
     pairs: dict[str, list[str]] = field(default_factory=dict)  # ablation: named class pairs to score
+    options: dict[str, Any] = field(default_factory=dict)  # [study.options]: corpus adapter options of `dataset`
 
     def model_overrides(self, model: str) -> dict[str, Any]:
         return dict(self.overrides.get(model, {}))
@@ -156,11 +166,21 @@ def load_study(path: str | Path) -> Study:
         raise ConfigError(f"{where}: unknown top-level tables {unknown}; expected some of {sorted(known)}")
 
     study = Study(kind=kind, name=head.get("name", path.stem), path=path)
+    safe_name(study.name, f"{where} [study] name")  # names best-config files and report folders
+    if "dataset" in head:
+        safe_name(head["dataset"], f"{where} [study] dataset")  # names report folders
     for key in ("dataset", "root", "scheme", "folds", "metric", "direction", "inner_folds", "reference"):
         if key in head:
             setattr(study, key, head[key])
     if "seeds" in head:
         study.seeds = [int(s) for s in head["seeds"]]
+    if "options" in head:  # [study.options]: corpus adapter options (labels = "...", label_source = "...")
+        if not isinstance(head["options"], dict):
+            raise ConfigError(f"{where}: [study] options must be a table ([study.options] key = value)")
+        from bench.data.corpora import adapter_options
+
+        adapter_options(study.dataset or "synthetic", head["options"], where=f"{where} [study.options]")  # typos fail now
+        study.options = dict(head["options"])
     if study.direction not in ("maximize", "minimize"):
         raise ConfigError(f"{where}: direction must be maximize or minimize")
 
@@ -201,6 +221,7 @@ def load_study(path: str | Path) -> Study:
             raise ConfigError(f"{where}: the reference variant {study.reference!r} is not among [variants.*]")
         base = study.overrides.get(study.model, {})
         for name, table in variants.items():
+            safe_name(name, f"{where} [variants] name")
             study.variants[name] = _check_overrides(study.model, {**base, **_flatten(table)}, f"{where} [variants.{name}]")
 
     if kind == "ablation":
@@ -210,6 +231,7 @@ def load_study(path: str | Path) -> Study:
         if unknown_desc:
             raise ConfigError(f"{where}: [descriptions] names unknown variants {unknown_desc}")
         for name, classes in data.get("pairs", {}).items():
+            safe_name(name, f"{where} [pairs] name")  # names a figure file
             if not (isinstance(classes, list) and len(classes) == 2 and all(isinstance(c, str) for c in classes)):
                 raise ConfigError(f"{where}: [pairs] {name} must be a list of two class names")
             study.pairs[name] = classes
@@ -226,3 +248,16 @@ def load_study(path: str | Path) -> Study:
             _check_overrides(study.model, {dimension.target: probe}, f"{where} [space.{name}]")
             study.space.append(dimension)
     return study
+
+
+def shipped_study(kind: str, model: str) -> Path:
+    """The shipped ``<kind>_<model>.toml`` (kind: sweep or ablation), found from any folder.
+
+    The model name becomes part of a file name, so it is checked like any other name.
+    """
+    path = SHIPPED_STUDIES / f"{kind}_{safe_name(model, '--model')}.toml"
+    if not path.is_file():
+        known = sorted(p.stem.removeprefix(f"{kind}_") for p in SHIPPED_STUDIES.glob(f"{kind}_*.toml"))
+        raise ConfigError(f"no shipped {kind} study for model {model!r} (there are {kind} studies for {known} "
+                          f"in {SHIPPED_STUDIES}); pass --study FILE")
+    return path

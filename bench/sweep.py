@@ -19,7 +19,9 @@ The best configuration is written as a study file that ``bench run --config`` re
 from __future__ import annotations
 
 import importlib
+import hashlib
 import multiprocessing as mp
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +32,10 @@ from optuna.trial import TrialState
 
 from bench.config import stable_hash
 from bench.errors import ConfigError
+from bench.interrupt import terminate_as_interrupt
+from bench.paths import safe_name
 from bench.studies import SearchDimension, Study, load_study
-from bench.sweep_storage import count_trials, fail_orphaned_trials, mark_owner, open_storage
+from bench.sweep_storage import count_trials, fail_orphaned_trials, mark_owner, open_storage, require_driver
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 DEFAULT_OBJECTIVE = "bench.sweep_objective:TrainingObjective"
@@ -66,6 +70,19 @@ class SweepResult:
     parent_run_id: str | None
     seconds: float
     trials_per_hour: float
+    model: str | None = None
+
+    @property
+    def reuse_command(self) -> str | None:
+        """The shell command that trains the best configuration (None when no trial completed)."""
+        if self.best_config_path is None or self.model is None:
+            return None
+        return reuse_command(self.model, self.best_config_path)
+
+
+def reuse_command(model: str, config: str | Path) -> str:
+    """``bench run --model M --config F``, quoted so that it pastes into a POSIX shell as is."""
+    return shlex.join(["bench", "run", "--model", model, "--config", str(config)])
 
 
 def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
@@ -82,8 +99,51 @@ def sample_overrides(trial: optuna.Trial, study: Study) -> dict[str, Any]:
     return {dimension.target: suggest(trial, dimension) for dimension in study.space}
 
 
+def trial_seed(base_seed: int, trial_number: int) -> int:
+    """The sampler seed of one trial: a function of the sweep's seed and the trial's number."""
+    digest = hashlib.sha256(f"bench-sweep:{base_seed}:{trial_number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """TPE whose random state is set from (sweep seed, trial number) before every trial.
+
+    Seeding one sampler per process with the sweep's seed made every worker (local or on
+    another machine) draw the same first trials. The storage hands out each trial number once,
+    so seeding per trial number gives every trial its own draws, whichever worker runs it,
+    while a one-worker sweep stays reproducible for a given seed (same seeds, same history).
+    """
+
+    def __init__(self, seed: int, n_startup_trials: int):
+        self.seed = seed
+        self.n_startup_trials = n_startup_trials
+        self._inner = self._tpe(trial_seed(seed, 0))
+
+    def _tpe(self, seed: int) -> optuna.samplers.TPESampler:
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
+
+    def before_trial(self, study, trial) -> None:
+        self._inner = self._tpe(trial_seed(self.seed, trial.number))
+        self._inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._inner.reseed_rng()
+
+
 def _make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=settings.sampler_seed, n_startup_trials=min(5, max(1, settings.trials // 3)))
+    return TrialSeededSampler(settings.sampler_seed, n_startup_trials=min(5, max(1, settings.trials // 3)))
 
 
 def _make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
@@ -137,7 +197,13 @@ def worker_loop(settings: SweepSettings) -> None:
 
 
 def _worker_entry(settings: SweepSettings) -> None:  # top level: picklable for spawn
-    worker_loop(settings)
+    from bench.interrupt import terminate_as_interrupt
+
+    try:
+        with terminate_as_interrupt():  # SIGTERM ends the running trial's run as KILLED
+            worker_loop(settings)
+    except KeyboardInterrupt:
+        raise SystemExit(143) from None
 
 
 def run_workers(settings: SweepSettings, workers: int, respawn: bool = True) -> list[int]:
@@ -157,8 +223,21 @@ def run_workers(settings: SweepSettings, workers: int, respawn: bool = True) -> 
     processes = [ctx.Process(target=_worker_entry, args=(settings,), daemon=False) for _ in range(workers)]
     for process in processes:
         process.start()
+    try:
+        return _supervise(processes, settings, optuna_study, ctx, workers if respawn else 0)
+    finally:  # interrupted (Ctrl-C, SIGTERM) or failed: never leave workers behind
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _supervise(processes: list, settings: SweepSettings, optuna_study, ctx, respawns_left: int) -> list[int]:
     exit_codes: list[int] = []
-    respawns_left = workers if respawn else 0
     while processes:
         time.sleep(0.2)
         for process in list(processes):
@@ -224,10 +303,18 @@ def write_best_study(study: Study, best_params: dict[str, Any], value: float, ou
     header = (
         f"# Best configuration of sweep {settings.study_name!r} ({study.path}).\n"
         f"# Mean validation {study.metric} over {study.inner_folds} inner folds: {value:.4f}.\n"
-        f"# Reuse it with: bench run --model {study.model} --config {out}\n"
+        f"# Reuse it with: {reuse_command(study.model, out)}\n"
     )
     write_text(out, header + tomli_w.dumps(document))
     return out
+
+
+def _checked_options(study: Study, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked against the study's dataset (a typo fails here, not in each worker), paths absolute."""
+    from bench.data.corpora import adapter_options
+
+    config = adapter_options(study.dataset or "synthetic", {**study.options, **options}, where="--option")
+    return {key: getattr(config, key) for key in options}
 
 
 def sweep(
@@ -244,17 +331,29 @@ def sweep(
     sampler_seed: int = 0,
     objective: str = DEFAULT_OBJECTIVE,
     extra: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    write_best: bool = True,
 ) -> SweepResult:
-    """Run (or resume) a sweep to ``trials`` finished trials and write the best study file."""
+    """Run (or resume) a sweep to ``trials`` finished trials and write the best study file.
+
+    ``options`` (corpus adapter options) override the study's ``[study.options]``; they reach
+    the worker processes through ``extra["options"]``. ``write_best=False`` writes no best
+    study file (the storage check, whose toy "best" means nothing).
+    """
     if not isinstance(study, Study):
         study = load_study(study)
     if study.kind != "sweep":
         raise ConfigError(f"{study.path}: bench sweep needs a study of kind 'sweep', got {study.kind!r}")
     if trials < 1 or workers < 1:
         raise ConfigError("trials and workers must be at least 1")
+    if write_best and out is not None and Path(out).exists() and not Path(out).is_file():
+        # e.g. /dev/null: the atomic writer would rename a temporary file over it
+        raise ConfigError(f"--out {out}: not a regular file; the best configuration is written as a file there")
+    # The study name names the best-configuration file: check it before any trial runs.
+    name = safe_name(study_name or default_study_name(study), "--study-name" if study_name else f"{study.path} [study] name")
     settings = SweepSettings(
         study_path=str(study.path),
-        study_name=study_name or default_study_name(study),
+        study_name=name,
         storage=storage,
         trials=trials,
         pruning=pruning,
@@ -262,16 +361,26 @@ def sweep(
         tracking_uri=tracking_uri,
         device=device,
         objective=objective,
-        extra=dict(extra or {}),
+        extra={**(extra or {}), **({"options": _checked_options(study, options)} if options else {})},
     )
+    if settings.extra.get("track", True):
+        require_driver(tracking_uri, "--tracking-uri")
     optuna_study = open_study(settings, study)
     parent_run_id = _start_parent_run(settings, study, optuna_study) if settings.extra.get("track", True) else None
     started = time.perf_counter()
     finished_before = count_trials(optuna_study)
-    if workers == 1:
-        worker_loop(settings)
-    else:
-        run_workers(settings, workers)
+    try:
+        with terminate_as_interrupt():
+            if workers == 1:
+                worker_loop(settings)
+            else:
+                run_workers(settings, workers)
+    except KeyboardInterrupt:  # the trials that finished are in the storage; a re-run goes on
+        if parent_run_id:
+            from bench.tracking_sweep import client_for
+
+            client_for(settings.tracking_uri).set_terminated(parent_run_id, status="KILLED")
+        raise
     seconds = time.perf_counter() - started
 
     complete = count_trials(optuna_study, (TrialState.COMPLETE,))
@@ -281,6 +390,7 @@ def sweep(
     if complete:
         best = optuna_study.best_trial
         best_value, best_params = best.value, dict(best.params)
+    if complete and write_best:
         if out is None:
             from bench.paths import bench_home
 
@@ -303,6 +413,7 @@ def sweep(
         parent_run_id,
         seconds,
         trials_per_hour=3600.0 * new_trials / seconds if seconds > 0 else 0.0,
+        model=study.model,
     )
 
 
@@ -316,14 +427,31 @@ class ToyObjective:
 
     def __init__(self, study: Study, settings: SweepSettings):
         self.study = study
+        self.settings = settings
         self.sleep = float(settings.extra.get("sleep", 0.0))
         self.steps = int(settings.extra.get("steps", 3))
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = sample_overrides(trial, self.study)
+        # Tracked like a training trial (one child run under the sweep's parent), so that the
+        # MLflow nesting of many workers can be checked without training.
+        parent = trial.study.user_attrs.get(PARENT_RUN_ATTR) if self.settings.extra.get("track", True) else None
+        if parent:
+            from bench import tracking_sweep as track
+
+            run_id = track.create_trial_run(self.settings, self.study, parent, trial.number, params)
         numeric = [float(v) for v in params.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
         value = sum((x - 0.5) ** 2 for x in numeric)
-        for step in range(self.steps):
-            time.sleep(self.sleep / max(self.steps, 1))
-            trial.report(value + (self.steps - step) * 0.1, step)
-        return value
+        state = "FAIL"
+        try:
+            for step in range(self.steps):
+                time.sleep(self.sleep / max(self.steps, 1))
+                trial.report(value + (self.steps - step) * 0.1, step)
+            state = "COMPLETE"
+            return value
+        except KeyboardInterrupt:  # as the training objective: a stopped worker's trial is KILLED
+            state = "KILLED"
+            raise
+        finally:
+            if parent:
+                track.finish_trial_run(self.settings, run_id, state, value if state == "COMPLETE" else None)

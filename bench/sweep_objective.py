@@ -51,7 +51,9 @@ class TrainingObjective:
             self.store = FeatureStore.open(settings.extra["store"])
             self.dataset = study.dataset or "manifest"
         else:
-            self.store, self.dataset, _ = open_dataset(study.dataset, study.root, progress=False, say=lambda *_: None)
+            options = {**study.options, **settings.extra.get("options", {})}  # CLI --option over [study.options]
+            self.store, self.dataset, _ = open_dataset(study.dataset, study.root, options=options, progress=False,
+                                                       say=lambda *_: None)
         scheme = get_scheme(self.dataset, study.scheme, manifest=self.store.manifest)
         outer_name = settings.extra.get("outer_fold")
         outer = scheme.folds[0] if outer_name is None else next(f for f in scheme.folds if f.name == outer_name)
@@ -105,6 +107,9 @@ class TrainingObjective:
             return value
         except optuna.TrialPruned:
             state = "PRUNED"
+            raise
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to the worker (bench.interrupt)
+            state = "KILLED"
             raise
         finally:
             if run_id:

@@ -20,7 +20,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from bench.errors import ConfigError
 from bench.paths import bench_home
+from bench.urls import require_driver  # noqa: F401  (re-exported: the storage's driver check)
 
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
@@ -35,6 +37,7 @@ def default_storage_url() -> str:
 def open_storage(url: str | None):
     """``None`` or ``journal:<path>`` -> journal file storage; anything else -> RDBStorage."""
     url = url or default_storage_url()
+    require_driver(url, "--storage")
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
@@ -66,20 +69,35 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def fail_orphaned_trials(study: optuna.Study, dead_pids: set[int] | None = None) -> list[int]:
+def fail_orphaned_trials(study: optuna.Study, dead_pids: set[int] | None = None,
+                         unowned_grace: float = GRACE_SECONDS) -> list[int]:
     """Mark FAIL every RUNNING trial whose owning process on this host is gone.
 
     ``dead_pids`` lets a supervisor name processes it knows have died (a PID can be reused,
-    so a supervisor's knowledge beats a liveness probe). Returns the failed trial numbers.
+    so a supervisor's knowledge beats a liveness probe). Without heartbeats (journal), a
+    trial that has recorded no owner ``unowned_grace`` seconds after it started belongs to a
+    worker killed between creating it and :func:`mark_owner` (milliseconds apart); it is
+    failed too, or it would stay RUNNING and count towards the budget for ever.
+    Returns the failed trial numbers.
     """
+    from datetime import datetime
+
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
     host = socket.gethostname()
     failed = []
     storage = study._storage
+    heartbeat = is_heartbeat_enabled(storage)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(OWNER_HOST) != host:
-            continue
         pid = trial.user_attrs.get(OWNER_PID)
         if pid is None:
+            started = trial.datetime_start
+            if not heartbeat and started is not None and (datetime.now() - started).total_seconds() >= unowned_grace:
+                storage.set_trial_user_attr(trial._trial_id, "fail_reason", "its worker died before recording its process id")
+                storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+                failed.append(trial.number)
+            continue
+        if trial.user_attrs.get(OWNER_HOST) != host:
             continue
         if (dead_pids and pid in dead_pids) or not _pid_alive(int(pid)):
             storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"worker process {pid} on {host} died")

@@ -75,7 +75,9 @@ def finish_trial_run(settings, run_id: str, state: str, value: float | None = No
     tags = [RunTag("optuna.state", state)]
     metrics = [] if value is None else [Metric("objective", float(value), 0, 0)]
     client.log_batch(run_id, metrics=metrics, tags=tags)
-    status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(state, "FAILED")
+    # A pruned trial ended as designed (its tag says PRUNED); KILLED is kept for trials whose
+    # process was stopped, so that the runs table tells the two apart.
+    status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "KILLED": "KILLED"}.get(state, "FAILED")
     client.set_terminated(run_id, status=status)
 
 

@@ -8,6 +8,7 @@ in the user's shell history and environment, never in the tracking database.
 
 from __future__ import annotations
 
+import importlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,3 +46,37 @@ def redact_text(text: str, *urls: str | None) -> str:
         if url:
             text = text.replace(str(url), redact_url(url))
     return text
+
+
+# SQLAlchemy dialect[+driver] -> (module to import, what to install). A bare dialect means
+# SQLAlchemy's default driver for it.
+DRIVERS = {
+    "postgresql": ("psycopg2", "pip install 'deiii-bench[postgres]' (or: pip install psycopg2-binary)"),
+    "postgresql+psycopg2": ("psycopg2", "pip install 'deiii-bench[postgres]' (or: pip install psycopg2-binary)"),
+    "postgresql+psycopg": ("psycopg", "pip install 'psycopg[binary]'"),
+    "postgresql+pg8000": ("pg8000", "pip install pg8000"),
+}
+
+
+def require_driver(url: str | None, where: str) -> None:
+    """Raise a ConfigError naming the package to install when ``url`` needs a missing DB driver.
+
+    ``where`` names the setting (``--storage``, ``--tracking-uri``). Without this check a
+    PostgreSQL URL on a machine without psycopg2 ends in a SQLAlchemy traceback deep inside
+    Optuna or MLflow; the same helper serves the Optuna storage and the MLflow tracking URI.
+    """
+    if not url or "://" not in url:
+        return
+    dialect = url.split("://", 1)[0].lower()
+    if dialect not in DRIVERS:
+        return
+    module, install = DRIVERS[dialect]
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        from bench.errors import ConfigError
+
+        raise ConfigError(
+            f"{where} {redact_url(url)}: the PostgreSQL driver {module!r} is not installed ({exc}); "
+            f"install it with: {install}"
+        ) from None

@@ -7,7 +7,8 @@ import pytest
 from bench.errors import ConfigError
 from bench.studies import load_study
 
-STUDIES = sorted(Path(__file__).resolve().parents[1].joinpath("studies").glob("*.toml"))
+# literature.toml beside the studies is the ledger of reported results (bench.protocols), not a study.
+STUDIES = sorted(p for p in Path(__file__).resolve().parents[1].joinpath("studies").glob("*.toml") if p.name != "literature.toml")
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
@@ -65,3 +66,65 @@ def test_nothing_in_a_study_is_executed(tmp_path):
     path = _write(tmp_path, '[study]\nkind = "ablation"\nmodel = "deiii"\n[variants.full]\n[variants.x]\nnum_layers = "__import__(\'os\').system(\'false\')"\n')
     with pytest.raises(ConfigError, match="num_layers must be an integer"):
         load_study(path)
+
+
+# -- shipped studies travel with the package ---------------------------------------------------
+def test_default_studies_are_found_from_any_working_directory(tmp_path, monkeypatch):
+    from bench.ablation import default_study as default_ablation
+    from bench.cli.sweep import default_study as default_sweep
+
+    monkeypatch.chdir(tmp_path)  # no studies/ folder here
+    sweep_path, ablation_path = default_sweep("deiii"), default_ablation("deiii")
+    assert sweep_path.is_absolute() and load_study(sweep_path).kind == "sweep"
+    assert ablation_path.is_absolute() and load_study(ablation_path).kind == "ablation"
+
+
+def test_shipped_studies_are_package_data_and_the_root_folder_shows_them():
+    import tomllib
+
+    from bench.studies import SHIPPED_STUDIES
+
+    root = Path(__file__).resolve().parents[1]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["bench"]
+    assert SHIPPED_STUDIES.parent == root / "bench" and "study_files/*.toml" in package_data
+    assert sorted(p.name for p in SHIPPED_STUDIES.glob("*.toml") if p.name != "literature.toml") == [p.name for p in STUDIES]
+
+
+def test_unknown_default_study_lists_the_shipped_ones(tmp_path, monkeypatch):
+    from bench.studies import shipped_study
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"no shipped sweep study for model 'nope' .*'deiii'.*pass --study FILE"):
+        shipped_study("sweep", "nope")
+    with pytest.raises(ConfigError, match=r"--model: '\.\./\.\./etc/x' cannot be used as a name"):
+        shipped_study("sweep", "../../etc/x")
+
+
+# -- names from study files cannot write outside their folders ---------------------------------
+HOSTILE = ["../../outside", "/tmp/abs", "sub/dir", "a\\b", ".."]
+ABLATION = '[study]\nkind = "ablation"\nmodel = "deiii"\n{head}[variants.full]\n{extra}'
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        (lambda b: ABLATION.format(head=f"name = {b!r}\n", extra=""), r"\[study\] name"),
+        (lambda b: ABLATION.format(head=f"dataset = {b!r}\n", extra=""), r"\[study\] dataset"),
+        (lambda b: ABLATION.format(head="", extra=f"[variants.{b!r}]\nuse_flow = false\n"), r"\[variants\] name"),
+        (lambda b: ABLATION.format(head="", extra=f"[pairs]\n{b!r} = [\"sad\", \"fearful\"]\n"), r"\[pairs\] name"),
+    ],
+    ids=["study-name", "dataset", "variant", "pair"],
+)
+def test_hostile_names_are_refused_naming_file_and_field(tmp_path, bad, text, field):
+    path = _write(tmp_path, text(bad))
+    with pytest.raises(ConfigError, match=rf"study\.toml {field}: .* cannot be used as a name"):
+        load_study(path)
+
+
+def test_safe_name_keeps_ordinary_names():
+    from bench.paths import safe_name
+
+    assert safe_name("deiii-ablation_v2.1", "x") == "deiii-ablation_v2.1"
+    with pytest.raises(ConfigError, match="where: '' cannot"):
+        safe_name("", "where")

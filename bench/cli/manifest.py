@@ -6,10 +6,28 @@ import warnings
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cli import app
 from bench.cli.common import console
+
+# The help of the repeatable ``--option key=value`` that every data-reading command takes.
+OPTION_HELP = "Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"
+
+
+def parse_options(pairs: list[str] | None) -> dict:
+    """``["labels=/data/l.csv", "keep_unlabelled=true"]`` -> a dict (values read as TOML literals, else text).
+
+    The adapter checks the names and types (``bench.data.corpora.adapter_options``).
+    """
+    from bench.config import parse_overrides
+    from bench.errors import ConfigError
+
+    try:
+        return parse_overrides(pairs)
+    except ConfigError as exc:
+        raise ConfigError(f"--option: {exc}; write --option key=value, e.g. --option label_source=perceived") from None
 
 
 @app.command("manifest")
@@ -18,14 +36,13 @@ def manifest_command(
     root: Path = typer.Option(..., "--root", help="Corpus folder (for 'manifest': the CSV file)."),
     out: Path = typer.Option(None, "--out", help="Where to save the manifest CSV (default <BENCH_HOME>/manifests/<dataset>.csv)."),
     strict: bool = typer.Option(False, "--strict", help="Stop on files the adapter cannot place instead of warning."),
-    option: list[str] = typer.Option(None, "--option", "-o", help="Adapter option key=value, e.g. label_source=perceived."),
+    option: list[str] = typer.Option(None, "--option", "-o", help=OPTION_HELP),
 ) -> None:
     """Build a corpus manifest (one row per clip) and print a summary per label and speaker."""
-    from bench.config import parse_overrides
     from bench.data.corpora import CorpusWarning, build_manifest
     from bench.paths import bench_home
 
-    options = parse_overrides(option)
+    options = parse_options(option)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorpusWarning)  # printed below from manifest.warnings
         manifest = build_manifest(dataset, root, strict=strict, **options)
@@ -57,5 +74,5 @@ def manifest_command(
         table.add_row(str(speaker), row["gender"], row["session"], str(int(row["clips"])))
     console.print(table)
     for message in manifest.warnings:
-        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
     console.print(f"saved {out} (+ {out.name}.json)")

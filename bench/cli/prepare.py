@@ -14,6 +14,7 @@ from bench.cli.common import console
 def prepare_command(
     dataset: str = typer.Option(..., "--dataset", "-d", help="cremad, ravdess, mspimprov, manifest or synthetic."),
     root: Path = typer.Option(..., "--root", help="Folder of the corpus (or the manifest CSV for 'manifest')."),
+    option: list[str] = typer.Option(None, "--option", help="Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"),
     frames: int = typer.Option(16, "--frames", help="Frames sampled uniformly per clip (T)."),
     image_size: int = typer.Option(48, "--image-size", help="Side of the face crops the model sees (S)."),
     crop_size: int = typer.Option(112, "--crop-size", help="Side of the full-resolution crop used for optical flow."),
@@ -26,10 +27,13 @@ def prepare_command(
     image_model: Path = typer.Option(None, "--image-model", help="Local TorchScript image model file."),
     out: Path = typer.Option(None, "--out", help="Store folder (default: <bench home>/stores/<key>)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Fully check every finished clip (load each array, no NaN/inf) and rebuild damaged ones."
+    ),
 ) -> None:
     """Decode, crop faces, compute optical flow and log-mel features into a resumable feature store."""
     from bench.data.corpora import build_manifest  # lazy: corpus adapters pull in their own deps
-    from bench.data.prepare import PrepareConfig, prepare, summary_table
+    from bench.data.prepare import PrepareConfig, prepare, summary_details, summary_table
 
     config = PrepareConfig(
         num_frames=frames,
@@ -41,7 +45,12 @@ def prepare_command(
         audio_layer=audio_layer,
         image_model=str(image_model) if image_model else None,
     )
-    manifest = build_manifest(dataset, root, strict=strict)
-    store = prepare(manifest, config, workers=workers, strict=strict, root=out, progress=not quiet)
+    from bench.cli.manifest import parse_options
+
+    manifest = build_manifest(dataset, root, strict=strict, **parse_options(option))
+    store = prepare(manifest, config, workers=workers, strict=strict, root=out, progress=not quiet, verify=verify)
     console.print(summary_table(store.summary))
+    if quiet:  # otherwise prepare() has printed them already, under its summary line
+        for line in summary_details(store.summary):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"store: {store.root}", highlight=False, soft_wrap=True)

@@ -65,7 +65,8 @@ def _kill_during_trial(settings):
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if any(t.state == TrialState.RUNNING for t in _trials(settings)):
+            # running *and* owned: killed before mark_owner, the trial is only failed after a grace
+            if any(t.state == TrialState.RUNNING and "bench_pid" in t.user_attrs for t in _trials(settings)):
                 break
         except KeyError:  # study not created yet
             pass

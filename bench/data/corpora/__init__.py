@@ -12,7 +12,10 @@ suggestion), so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from pathlib import Path
+from typing import Any, Mapping
 
 from bench.config import closest, from_dict
 from bench.data.corpora import cremad, manifest_csv, mspimprov, ravdess, synthetic
@@ -54,23 +57,76 @@ def get_adapter(dataset: str) -> Adapter:
     return ADAPTERS[dataset]
 
 
+def describe_options(dataset: str) -> str:
+    """``name (default ...)`` for each option of the dataset's adapter, for error messages."""
+    fields = [f for f in dataclasses.fields(get_adapter(dataset).options) if f.init]
+    return ", ".join(f.name + ("" if f.default is dataclasses.MISSING else f" (default {f.default!r})")
+                     for f in fields) or "none"
+
+
+def adapter_options(dataset: str, options: Mapping[str, Any] | None = None, where: str | None = None):
+    """The ``dataset`` adapter's options dataclass built from ``options``, checked and normalised.
+
+    An unknown name is an error listing the valid ones (a typo never falls back to a default);
+    options declared as paths (``field(metadata={"path": True})``, e.g. MSP-IMPROV's ``labels``)
+    are made absolute against the current folder, so the value recorded and hashed names one
+    file wherever the run happens.
+    """
+    adapter = get_adapter(dataset)
+    options = dict(options or {})
+    where = where or dataset
+    names = [f.name for f in dataclasses.fields(adapter.options) if f.init]
+    for key in options:
+        if key not in names:
+            hint = closest(key, names)
+            suggestion = f"; did you mean {', '.join(hint)}?" if hint else "."
+            raise ConfigError(f"{where}: unknown option {key!r} for dataset {dataset!r}{suggestion} "
+                              f"Valid options: {describe_options(dataset)}")
+    config = from_dict(adapter.options, options, where=where)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get("path") and isinstance(value, str) and value:
+            setattr(config, f.name, str(Path(value).expanduser().resolve()))
+    return config
+
+
 def build_manifest(dataset: str, root: str | Path, *, strict: bool = False, **options) -> Manifest:
     """Scan ``root`` with the ``dataset`` adapter and return its manifest.
 
     ``strict=True`` turns files the adapter cannot place into an :class:`UnrecognisedFilesError`
     naming them; otherwise they are listed in ``manifest.warnings`` (and emitted as
-    :class:`CorpusWarning`). ``options`` are the adapter's dataclass fields.
+    :class:`CorpusWarning`). ``options`` are the adapter's dataclass fields (see
+    :func:`adapter_options`); they shape the manifest's content (labels, rows), and through it
+    the key of any feature store prepared from it.
     """
     adapter = get_adapter(dataset)
     root = Path(root).expanduser().resolve()
     if not root.exists():
         raise ConfigError(f"{dataset}: corpus root {root} does not exist")
-    config = from_dict(adapter.options, options, where=dataset)
+    config = adapter_options(dataset, options)
     report = Report(dataset, root, strict)
     return adapter.build(root, config, report)
 
 
+def build_manifest_printing(dataset: str, root: str | Path, *, say=print, strict: bool = False, **options) -> Manifest:
+    """:func:`build_manifest`, with every warning passed to ``say`` as ``warning: ...`` instead.
+
+    Commands that go on to prepare and train (``run``, ``compare``, ``ablate``) use it so that
+    what the adapter left out or guessed (e.g. an inferred label vocabulary) is printed where
+    the user looks, once, rather than as a Python warning with a source location. ``say`` is
+    usually a rich console's ``print``: the messages (which quote file names) are markup-escaped.
+    """
+    from rich.markup import escape
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorpusWarning)
+        manifest = build_manifest(dataset, root, strict=strict, **options)
+    for message in manifest.warnings:
+        say(escape(f"warning: {dataset}: {message}"))
+    return manifest
+
+
 __all__ = [
-    "ADAPTERS", "Adapter", "CorpusWarning", "Report", "UnrecognisedFilesError",
-    "build_manifest", "get_adapter", "list_datasets", "register_adapter",
+    "ADAPTERS", "Adapter", "CorpusWarning", "Report", "UnrecognisedFilesError", "adapter_options",
+    "build_manifest", "build_manifest_printing", "describe_options", "get_adapter", "list_datasets", "register_adapter",
 ]

@@ -10,10 +10,14 @@ a warning too, so the number of clips in a manifest can always be explained.
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import pandas as pd
 
 from bench.errors import BenchError, ConfigError
 
@@ -100,3 +104,97 @@ class Adapter:
     options: type  # dataclass of the adapter's options (unknown keys are rejected)
     build: Callable[..., Any]  # build(root: Path, options, report: Report) -> Manifest
     summary: str  # one line for listings
+
+
+# -- CSV input --------------------------------------------------------------------------------
+# Every table an adapter reads (a user's manifest, a label file, CREMA-D's summaryTable.csv and
+# VideoDemographics.csv, synthetic_meta.csv) comes through ``read_csv_table``, so that a broken
+# file always stops with its name, the line and the reason instead of a parser traceback, or,
+# worse, a shifted column that silently becomes data.
+
+
+@dataclass
+class CsvTable:
+    """A CSV file read as text: every cell a ``str``, and the file line each row starts on."""
+
+    path: Path
+    frame: pd.DataFrame  # columns as written (stripped), cells as written; short rows padded with ""
+    lines: list[int]  # lines[i]: the line of the file (1 = first line) on which row i starts
+
+    def line_of(self, positions) -> list[int]:
+        """File lines of the rows at these positions (for messages)."""
+        return [self.lines[int(i)] for i in positions]
+
+
+def read_csv_table(path: str | Path, what: str = "CSV file") -> CsvTable:
+    """Read ``path`` as a UTF-8 CSV with a header line; every defect is a :class:`ConfigError`.
+
+    Named defects: the file is missing, a folder or unreadable; empty; binary (NUL bytes) or
+    not UTF-8; a quote that is never closed, or text after a closing quote; a row with more
+    fields than the header (the line is named: usually a comma inside an unquoted value).
+    Rows with fewer fields are padded with empty strings (as pandas does) and blank lines are
+    skipped; a row whose extra fields are all empty (trailing commas) is accepted.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: {what} is a folder, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: {what} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {what} cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: NUL byte; the {what} must be a text CSV file "
+                          "(is it binary, a spreadsheet, or saved as UTF-16?)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
+                          f"save the {what} as UTF-8 CSV") from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the {what} is empty (expected a header line naming the columns)")
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if not record:
+                continue  # blank line
+            if header is None:
+                header = [name.strip() for name in record]
+                continue
+            if len(record) > len(header):
+                extra = record[len(header):]
+                if any(value.strip() for value in extra):
+                    raise ConfigError(
+                        f"{path}: line {line}: {len(record)} fields, but the header has {len(header)} "
+                        f"(extra {preview(repr(v) for v in extra)}); a comma inside a value needs the value in double quotes"
+                    )
+                record = record[: len(header)]
+            rows.append(record + [""] * (len(header) - len(record)))
+            lines.append(line)
+    except csv.Error as exc:
+        reason = str(exc)
+        if "unexpected end of data" in reason or "EOF" in reason:
+            raise ConfigError(f"{path}: line {start}: a double quote opened here is never "
+                              "closed (unterminated quote); the rest of the file was read as one value") from None
+        if "expected after" in reason:
+            raise ConfigError(f"{path}: line {reader.line_num}: text after a closing double quote ({reason}); "
+                              'write a quote inside a quoted value as ""') from None
+        raise ConfigError(f"{path}: line {reader.line_num}: malformed CSV ({reason})") from None
+    assert header is not None  # text is not blank, so some record came first
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"{path}: line 1: columns {duplicated} appear more than once in the header")
+    frame = pd.DataFrame(rows, columns=names, dtype=str) if rows else pd.DataFrame({n: pd.Series(dtype=str) for n in names})
+    return CsvTable(path, frame, lines)

@@ -22,7 +22,7 @@ from typing import Literal
 
 import pandas as pd
 
-from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, relative, require_dir
+from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table, relative, require_dir
 from bench.data.labels import CREMAD
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
@@ -89,7 +89,7 @@ def read_genders(root: Path, report: Report) -> dict[str, str]:
     if not path.exists():
         report.warn(f"{path.name} not found: gender left empty (gender-balanced folds will not be possible)")
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_table(path, "CREMA-D demographics table").frame
     if "ActorID" not in table.columns or "Sex" not in table.columns:
         raise ConfigError(f"{path}: needs columns ActorID and Sex, has {list(table.columns)}")
     sexes = {"male": "M", "female": "F", "m": "M", "f": "F"}
@@ -109,11 +109,29 @@ def read_perceived(root: Path) -> dict[str, str]:
     path = root / "processedResults" / "summaryTable.csv"
     if not path.exists():
         raise ConfigError(f"label_source='perceived' needs {path} (CREMA-D's processedResults/summaryTable.csv)")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_table(path, "CREMA-D summary table").frame
     missing = [c for c in ("FileName", "MultiModalVote") if c not in table.columns]
     if missing:
         raise ConfigError(f"{path}: lacks columns {missing}; has {list(table.columns)}")
     return dict(zip(table["FileName"].str.strip(), table["MultiModalVote"].str.strip()))
+
+
+def nothing_usable(root: Path, videos: dict, bad: list, options: CremadOptions, no_vote: list, no_majority: dict) -> str:
+    """Why no clip is left: what was found, what the labeling accepts, how many rows went where."""
+    head = f"cremad: no usable clips under {root}"
+    if not videos:
+        found = f" ({len(bad)} files there do not follow it, e.g. {bad[0][0]}: {bad[0][1]})" if bad else ""
+        return f"{head}: no take in VideoFlash/ named ActorID_Sentence_Emotion_Level{found}"
+    summary = root / "processedResults" / "summaryTable.csv"
+    parts = [f"{len(videos)} VideoFlash takes found, all excluded by label_source='perceived'"]
+    if no_vote:
+        parts.append(f"{len(no_vote)} have no row in {summary} (its FileName values must be clip ids such as {preview(sorted(videos), 2)})")
+    if no_majority:
+        kinds = pd.Series(list(no_majority.values())).value_counts().head(8).to_dict()
+        parts.append(f"{len(no_majority)} have a MultiModalVote that is not one of the accepted majority letters "
+                     f"{list(PERCEIVED_CODES)} (values found {kinds})")
+    parts.append("label_source='intended' labels every take with the emotion in its name")
+    return f"{head}: " + "; ".join(parts)
 
 
 def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
@@ -172,6 +190,6 @@ def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
         kinds = pd.Series(list(no_majority.values())).value_counts().head(5).to_dict()
         report.excluded(f"MultiModalVote has no single majority emotion (values seen: {kinds})", no_majority)
     if not rows:
-        raise ConfigError(f"cremad: no usable clips under {root}")
+        raise ConfigError(nothing_usable(root, videos, bad, options, no_vote, no_majority))
     frame = pd.DataFrame(rows)
     return Manifest(frame, options.corpus, CREMAD.vocabulary, (), root, report.messages)

@@ -31,13 +31,13 @@ dataset accepts MSP-IMPROV as well, for any other layout.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
-from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, relative
+from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table, relative
 from bench.data.labels import ALIASES, MSPIMPROV
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
@@ -56,7 +56,7 @@ COLUMN_NAMES = {
 
 @dataclass
 class MspImprovOptions:
-    labels: str = ""  # path of the label CSV (see the module docstring for its columns)
+    labels: str = field(default="", metadata={"path": True})  # path of the label CSV (see the module docstring); made absolute
     label_source: Literal["file", "target"] = "file"  # consensus from the label CSV, or the target emotion in the name
     keep_unlabelled: bool = False  # keep clips whose consensus is outside the 4 classes (label "") for regression
 
@@ -95,23 +95,52 @@ def decode_label(value: str) -> str | None:
 
 def read_labels(path: Path) -> tuple[pd.DataFrame, tuple[str, ...], bool]:
     """The label file as ``clip_id, label?, arousal?, ...``; which targets; whether it has labels."""
-    if not path.exists():
-        raise ConfigError(f"mspimprov: label file {path} not found")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    csv_table = read_csv_table(path, "MSP-IMPROV label file (labels=...)")
+    table = csv_table.frame
     chosen = pick_columns(table, path)
+    if table.empty:
+        raise ConfigError(f"{path}: the label file has a header but no rows")
     out = pd.DataFrame({ours: table[theirs].str.strip() for ours, theirs in chosen.items()})
     out["clip_id"] = out["clip_id"].map(lambda s: Path(s).stem if Path(s).suffix.lower() in MEDIA_EXTENSIONS else s)
-    duplicated = out["clip_id"][out["clip_id"].duplicated()].tolist()
-    if duplicated:
-        raise ConfigError(f"{path}: clips listed twice: {preview(duplicated)}")
+    duplicated = out["clip_id"].duplicated(keep=False)
+    if duplicated.any():
+        lines = csv_table.line_of(out.index[duplicated])
+        shown = [f"{c} (line {n})" for c, n in zip(out.loc[duplicated, "clip_id"], lines)]
+        raise ConfigError(f"{path}: clips listed twice: {preview(shown, 6)}")
     targets = tuple(t for t in ("arousal", "valence", "dominance") if t in out.columns)
     for t in targets:
         values = pd.to_numeric(out[t].replace("", float("nan")), errors="coerce")
-        bad = out.loc[values.isna() & (out[t] != ""), "clip_id"].tolist()
-        if bad:
-            raise ConfigError(f"{path}: column {chosen[t]} has non-numeric values (clips {preview(bad)})")
+        bad = values.isna() & (out[t] != "")
+        if bad.any():
+            shown = [f"line {n}: {v!r}" for n, v in zip(csv_table.line_of(out.index[bad]), out.loc[bad, t])]
+            raise ConfigError(f"{path}: column {chosen[t]} has non-numeric values ({preview(shown)})")
         out[t] = values
     return out, targets, "label" in out.columns
+
+
+def nothing_usable(root: Path, videos: dict, bad: list, label_path: Path | None, by_clip, unlabelled: list,
+                   outside: dict) -> str:
+    """Why no clip is left: what was found, what the task accepts, and how many rows went where."""
+    head = f"mspimprov: no usable clips under {root}"
+    if not videos:
+        found = f" ({len(bad)} media files there do not follow the MSP-IMPROV naming scheme, e.g. {bad[0][0]})" if bad else ""
+        return (f"{head}: no video named MSP-IMPROV-S<nn><A|H|S|N>-<F|M><session>-<R|S|P|T>-<pair><n> "
+                f"with extension {'/'.join(VIDEO_EXTENSIONS)}{found}")
+    accepted = f"{list(MSPIMPROV.vocabulary)} (codes {', '.join(MSPIMPROV.codes)} or their names)"
+    label_ids = sorted(by_clip.index) if by_clip is not None else []
+    matched = len(videos) - len(unlabelled)
+    parts = [f"{len(videos)} videos found; the label file {label_path} has {len(label_ids)} rows, "
+             f"{matched} of which name one of those videos"]
+    if unlabelled:
+        ids = (f" (label file ids look like {preview(label_ids, 3)}; video ids like {preview(sorted(videos), 2)})"
+               if not matched else "")
+        parts.append(f"{len(unlabelled)} videos excluded as not in the label file{ids}")
+    if outside:
+        kinds = pd.Series(list(outside.values())).value_counts().head(8).to_dict()
+        parts.append(f"{len(outside)} videos have a label outside the task's classes {accepted}: labels found {kinds}")
+    parts.append("use label_source=target for the acted (target) emotion of each file name, or "
+                 "keep_unlabelled=true with arousal/valence/dominance columns for the dimensional protocol")
+    return f"{head}: " + "; ".join(parts)
 
 
 def build(root: Path, options: MspImprovOptions, report: Report) -> Manifest:
@@ -186,7 +215,8 @@ def build(root: Path, options: MspImprovOptions, report: Report) -> Manifest:
         kinds = pd.Series(list(outside.values())).value_counts().head(6).to_dict()
         action = "kept with an empty label" if options.keep_unlabelled else "excluded"
         report.warn(f"{len(outside)} clips have a consensus outside the 4 classes {kinds}: {action} ({preview(sorted(outside))})")
-    if not rows:
-        raise ConfigError(f"mspimprov: no usable clips under {root}")
+    if not rows or (not targets and all(not row["label"] for row in rows)):  # nothing to learn from
+        raise ConfigError(nothing_usable(root, videos, bad, label_path if by_clip is not None else None,
+                                         by_clip, unlabelled, outside))
     vocabulary = MSPIMPROV.vocabulary if has_labels else ()
     return Manifest(pd.DataFrame(rows), "mspimprov", vocabulary, targets, root, report.messages)

@@ -21,7 +21,7 @@ from typing import Literal
 import pandas as pd
 
 from bench.data.corpora import cremad, ravdess
-from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview
+from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table
 from bench.data.labels import ALIASES, CANONICAL
 from bench.data.manifest import TARGET_COLUMNS, Manifest
 from bench.errors import ConfigError
@@ -64,7 +64,7 @@ def read_meta(root: Path, layout: str) -> pd.DataFrame:
     path = root / META_NAME
     if not path.exists():
         raise ConfigError(f"synthetic: {path} not found (the generator writes it beside the media)")
-    meta = pd.read_csv(path, dtype=str, keep_default_na=False)
+    meta = read_csv_table(path, "synthetic corpus meta table").frame
     missing = [c for c in ("clip_id", "class") if c not in meta.columns]
     if missing:
         raise ConfigError(f"{path}: missing columns {missing}; has {list(meta.columns)}")
@@ -84,13 +84,16 @@ def build(root: Path, options: SyntheticOptions, report: Report) -> Manifest:
         frame = cremad.build(root, cremad.CremadOptions(corpus="synthetic"), report).frame
     meta = read_meta(root, layout)
     known = frame["clip_id"].isin(meta.index)
+    frame_ids = list(frame["clip_id"])
     report.excluded(f"media without a row in {META_NAME}", frame.loc[~known, "clip_id"])
     orphans = sorted(set(meta.index) - set(frame["clip_id"]))
     if orphans:
         report.warn(f"{len(orphans)} rows of {META_NAME} have no media: {preview(orphans)}")
     frame = frame[known].reset_index(drop=True)
     if frame.empty:
-        raise ConfigError(f"synthetic: no clip under {root} matches a row of {META_NAME}")
+        raise ConfigError(f"synthetic: no clip under {root} matches a row of {META_NAME}: {len(known)} media clips "
+                          f"(e.g. {preview(sorted(set(frame_ids)), 2)}), {len(meta)} meta rows "
+                          f"(clip ids read as {preview(sorted(meta.index), 2)})")
     rows = meta.loc[frame["clip_id"]]
     frame["intended"] = frame["label"]  # what the file name encodes; the meta's class is the truth
     frame["label"] = rows["class"].to_numpy()

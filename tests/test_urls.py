@@ -1,0 +1,54 @@
+"""Passwords in storage and tracking URLs are never printed, logged as parameters or written."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import bench.cli
+
+from bench.urls import redact_url
+
+
+@pytest.mark.parametrize("url,shown", [
+    ("postgresql://bench:s3cret@db-host:5432/optuna", "postgresql://bench:***@db-host:5432/optuna"),
+    ("postgresql+psycopg2://bench:p%40ss@h/db?sslmode=require", "postgresql+psycopg2://bench:***@h/db?sslmode=require"),
+    ("http://user:pw@mlflow:5000", "http://user:***@mlflow:5000"),
+    ("http://h/?user=a&password=zz", "http://h/?user=a&password=***"),
+    ("postgresql://bench@db-host/optuna", "postgresql://bench@db-host/optuna"),
+    ("journal:/x/optuna.journal", "journal:/x/optuna.journal"),
+    ("sqlite:////a/b.db", "sqlite:////a/b.db"),
+    ("", ""),
+])
+def test_redact_url(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_source_tag_and_report_command_hide_the_password(monkeypatch):
+    from bench.compare import command_line
+    from bench.tracking import source_tags
+
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/bench", "sweep", "--storage", "postgresql://bench:s3cret@db/optuna",
+                                      "--tracking-uri", "http://u:hunter2@mlflow:5000"])
+    for text in (source_tags()["mlflow.source.name"], command_line()):
+        assert "s3cret" not in text and "hunter2" not in text
+        assert "postgresql://bench:***@db/optuna" in text and "http://u:***@mlflow:5000" in text
+
+
+def test_sweep_parent_run_logs_the_storage_redacted(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from bench.studies import load_study
+    from bench.sweep import SweepSettings
+    from bench.tracking_sweep import create_sweep_parent_run
+
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    study = load_study(Path(bench.cli.__file__).with_name("toy_sweep.toml"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = SweepSettings(study_path=str(study.path), study_name="s", trials=1, storage="postgresql://bench:s3cret@db/optuna",
+                             tracking_uri=uri)
+    run_id = create_sweep_parent_run(settings, study)
+    params = MlflowClient(uri).get_run(run_id).data.params
+    assert params["storage"] == "postgresql://bench:***@db/optuna"
