@@ -14,8 +14,12 @@ Conventions, each stated in the caption so that a reader of the PDF needs nothin
 - a marker (default "†") on models whose scores differ from the best model of that column by a
   paired test over (fold, seed) (:mod:`bench.significance`, Holm-corrected);
 - numbers reported in the literature are a separate block under a rule, labelled "reported"
-  with a citation note, and are never bolded, tested or used to pick the best: their protocols
-  (splits, preprocessing, features) differ from ours, so a comparison would be dishonest.
+  with a citation note and the protocol they were obtained under, and are never bolded, tested
+  or used to pick the best: their protocols (splits, labels, clip filters) differ from ours, so
+  a comparison would be dishonest. A reported row whose protocol id equals the table's
+  (``protocol=``, see :mod:`bench.protocols`) sits in the measured block instead, still marked
+  "reported" and still never bolded or tested: same folds and labels, so it may stand beside
+  ours, but it was not re-run here.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ REPORTED_NOTE = (
     "Reported rows are copied from the cited papers, obtained under their own protocols "
     "(splits, preprocessing, features); they were not re-run here and are not compared with "
     "the measured rows."
+)
+
+SAME_PROTOCOL_NOTE = (
+    "Reported rows are copied from the cited papers, obtained under the same protocol (test folds, "
+    "labels and clips) as the measured rows; they were not re-run here and are not tested against them."
 )
 
 
@@ -145,6 +154,7 @@ class ReportedRow:
     std: Mapping[str, float] = field(default_factory=dict)  # optional reported std per metric
     parameters: int | None = None  # parameter count if the paper (or its code) gives one
     note: str = ""  # how its protocol differs, e.g. "own 5 folds; 15 frames at 224 px"
+    protocol: str = ""  # protocol id it was obtained under (bench.protocols), "" or "unknown" when not known
 
 
 @dataclass
@@ -249,7 +259,7 @@ def _frame(records: list[dict], row_key: str, metrics: Sequence[str]) -> pd.Data
     df = pd.DataFrame.from_records(records)
     stats = ("mean", "std", "n", "delta", "best", "p", "p_holm", "significant")
     order = ["block", row_key] + [f"{m}_{s}" for m in metrics for s in stats]
-    order += ["parameters", "inference_ms_per_clip", "citation", "reported_note"]
+    order += ["parameters", "inference_ms_per_clip", "citation", "protocol", "reported_note"]
     df = df[[c for c in order if c in df.columns]]
     for c in df.columns:
         if c.endswith("_n") or c == "parameters":
@@ -311,12 +321,17 @@ def comparison_table(
     caption: str | None = None,
     label: str | None = None,
     row_key: str = "model",
+    protocol: str = "",
+    protocol_checksum: str = "",
 ) -> Table:
     """Models (rows) against metrics (columns) on one dataset; see the module docstring.
 
     ``parameters`` / ``inference_ms`` map model -> parameter count / milliseconds per clip; if
     omitted they are read from the frame when it has rows with metric "parameters" /
     "inference_ms_per_clip". ``reported`` rows go in their own block and are never compared.
+    ``protocol`` / ``protocol_checksum``: the protocol the measured rows were scored under; the
+    caption names it, and reported rows with that protocol id join the measured block
+    (marked "reported", never bolded or tested).
     ``caption`` replaces the first sentence; the statistical description is always appended.
     """
     df, dataset = _select(tidy, dataset, row_key)
@@ -375,10 +390,13 @@ def comparison_table(
     reported_rows: list[list[Cell]] = []
     notes: list[str] = []
     citations: dict[str, str] = {}
-    for r in reported:
+    same = [r for r in reported if protocol and r.protocol == protocol]
+    for r in same + [r for r in reported if r not in same]:
         letter = citations.setdefault(r.citation, "abcdefghijklmnopqrstuvwxyz"[len(citations) % 26])
-        cells = [Cell(r.model), Cell("reported", note=letter)]
-        record = {"block": "reported", row_key: r.model, "citation": r.citation, "reported_note": r.note}
+        named = r.protocol if r.protocol and r in same else (f"protocol {r.protocol}" if r.protocol else "")
+        cells = [Cell(r.model), Cell(f"reported ({named})" if named and r not in same else "reported", note=letter)]
+        record = {"block": "reported", row_key: r.model, "citation": r.citation, "protocol": r.protocol,
+                  "reported_note": r.note}
         for m in metrics:
             fmt = metric_format(m)
             value = r.values.get(m, math.nan)
@@ -389,17 +407,20 @@ def comparison_table(
         if with_ms:
             cells.append(Cell("–"))
         record["parameters"] = r.parameters
-        reported_rows.append(cells)
+        (rows if r in same else reported_rows).append(cells)
         records.append(record)
     if reported:
         cited = "; ".join(f"[{letter}] {c}" for c, letter in citations.items())
         details = "; ".join(f"{r.model}: {r.note}" for r in reported if r.note)
-        notes.append(f"{REPORTED_NOTE} {cited}." + (f" Protocol: {details}." if details else ""))
+        lead = REPORTED_NOTE if len(same) < len(reported) else SAME_PROTOCOL_NOTE
+        notes.append(f"{lead} {cited}." + (f" Protocol: {details}." if details else ""))
     if synthetic:
         notes.append(SYNTHETIC_NOTE)
 
     n_pairs = [t.n for per in tests.values() for t in per.values()]
     first = caption or (f"Comparison on {dataset}" if dataset else "Comparison of models")
+    if protocol:
+        first = f"{first.rstrip('.')}, protocol {protocol}" + (f" (sha256 {protocol_checksum[:12]})" if protocol_checksum else "")
     text = (
         f"{first.rstrip('.')}{' (synthetic corpus)' if synthetic else ''}. "
         f"Mean ± standard deviation {_scope_text(df, row_key)}, speaker-independent test folds; "
@@ -407,7 +428,10 @@ def comparison_table(
         f"{sig.describe(test, alpha=alpha, correction='holm', n_pairs=n_pairs, marker=marker)}, "
         f"against the best model of that column.{_floor_note(tests, alpha)}"
     )
-    if reported:
+    if same:
+        text += (" Rows marked reported are copied from the cited papers under the same protocol; "
+                 "they were not re-run here and are never bolded or tested.")
+    if len(same) < len(reported):
         text += " Reported rows: numbers from the literature, not compared."
     return Table(
         kind="comparison",

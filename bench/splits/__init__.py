@@ -17,6 +17,10 @@ ravdess   saf       the 5 published SAF folds (actors 21-24 are never tested)
 ravdess   kfold6    6 folds of 4 actors (2 M / 2 F): SAF's five plus the missing sixth
 ravdess   kfold     generated k-fold over the 24 actors (or over a manifest's speakers)
 mspimprov loso      leave-one-session-out: the 5 published partitions + the 6th (test 4, val 3)
+cremad    hicmae5   HiCMAE's 5 published folds (consecutive actor blocks); validation drawn from
+                    each fold's training actors (7 F + 7 M), :mod:`bench.splits.published`
+ravdess   hicmae6   HiCMAE's 6 published folds (= kfold6's test actors); validation 2 F + 2 M drawn
+mspimprov hicmae6   HiCMAE's 6 published folds (test session k); validation one drawn session
 manifest  kfold     generated from the manifest's speakers (needs ``manifest=``)
 synthetic kfold     likewise
 ========= ========= ============================================================================
@@ -26,13 +30,16 @@ from __future__ import annotations
 
 from bench.config import closest
 from bench.errors import ConfigError
-from bench.splits.actors import CREMAD_GENDERS, RAVDESS_GENDERS
+from bench.splits.actors import CREMAD_GENDERS, MSPIMPROV_SESSIONS, RAVDESS_GENDERS
 from bench.splits.kfold import SCHEMES_DIR, generate_kfold, scheme_from_manifest
 from bench.splits.scheme import Fold, SplitScheme, SplitWarning, load_scheme_file
+from bench.splits.user import load_user_scheme, looks_like_path, validate_scheme
 
 DEFAULT_SCHEME = {"cremad": "vavl", "ravdess": "saf", "mspimprov": "loso", "manifest": "kfold", "synthetic": "kfold"}
 # Generated k-fold schemes can be built without a manifest for corpora whose speakers we know.
 KNOWN_GENDERS = {"cremad": CREMAD_GENDERS, "ravdess": RAVDESS_GENDERS}
+# The ids a user-supplied scheme may name when no manifest is at hand.
+KNOWN_GROUPS = {"cremad": list(CREMAD_GENDERS), "ravdess": list(RAVDESS_GENDERS), "mspimprov": list(MSPIMPROV_SESSIONS)}
 
 
 def shipped_schemes() -> dict[tuple[str, str], str]:
@@ -61,7 +68,14 @@ def get_scheme(dataset: str, scheme: str | None = None, *, manifest=None, k: int
     Shipped schemes are read from their file (checksum = the file's sha256). ``"kfold"`` is the
     shipped file when one exists for that k and seed (CREMA-D k=5 seed 0), else generated:
     from ``manifest`` when given, else from the corpus's known actors (CREMA-D, RAVDESS).
+    A ``scheme`` that names a file (ends in .toml/.csv, or exists) is a user-supplied scheme,
+    read and validated against ``manifest`` (or the corpus's known ids) before anything trains:
+    see :mod:`bench.splits.user`.
     """
+    if looks_like_path(scheme):
+        if k is not None:
+            raise ConfigError(f"--k does not apply to a scheme file ({scheme}); its folds are fixed")
+        return load_user_scheme(scheme, dataset, manifest=manifest, universe=KNOWN_GROUPS.get(dataset))
     names = list_schemes(dataset)
     scheme = scheme or DEFAULT_SCHEME[dataset]
     if scheme not in names:
@@ -86,4 +100,5 @@ def get_scheme(dataset: str, scheme: str | None = None, *, manifest=None, k: int
     raise ConfigError(f"{dataset}/{scheme} is generated from the manifest's speakers: pass manifest= (CLI: --root)")
 
 
-__all__ = ["Fold", "SplitScheme", "SplitWarning", "get_scheme", "list_schemes", "shipped_schemes", "DEFAULT_SCHEME"]
+__all__ = ["Fold", "SplitScheme", "SplitWarning", "get_scheme", "list_schemes", "shipped_schemes", "DEFAULT_SCHEME",
+           "load_user_scheme", "validate_scheme"]

@@ -13,8 +13,9 @@ The recipe, the same for the shipped files and for schemes generated from a mani
 
 ``python -m bench.splits`` rewrites the shipped files from this module (a test checks that
 the result is byte-identical to what ships): ``cremad_kfold.toml`` (k=5, seed 0, the 91 actors'
-genders from :mod:`bench.splits.actors`) and ``ravdess_kfold6.toml`` (six contiguous folds of four
-actors, the SAF folds extended by a sixth, see :func:`ravdess_kfold6`).
+genders from :mod:`bench.splits.actors`), ``ravdess_kfold6.toml`` (six contiguous folds of four
+actors, the SAF folds extended by a sixth, see :func:`ravdess_kfold6`) and the three HiCMAE
+schemes of :mod:`bench.splits.published`.
 """
 
 from __future__ import annotations
@@ -140,10 +141,17 @@ the checksum of this file identifies the folds every result was scored on."""
 
 
 def shipped_files() -> dict[str, str]:
-    """File name -> text of every generated scheme that ships with the package."""
+    """File name -> text of every generated scheme that ships with the package.
+
+    Besides the k-folds: the HiCMAE folds (:mod:`bench.splits.published`), generated too because
+    their validation parts are drawn by recipe.
+    """
+    from bench.splits.published import hicmae_files
+
     return {
         "cremad_kfold.toml": render_toml(cremad_kfold(5, 0), HEADER),
         "ravdess_kfold6.toml": render_toml(ravdess_kfold6(), HEADER),
+        **hicmae_files(),
     }
 
 
