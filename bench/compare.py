@@ -24,9 +24,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 
 from bench.errors import ConfigError
-from bench.paths import reports_dir
+from bench.io import ensure_writable
+from bench.paths import reports_dir, safe_name
 
 
 @dataclass
@@ -51,13 +53,17 @@ def git_commit() -> str:
 
 def command_line() -> str:
     """The command that is running, as a user would type it (for a report's index)."""
-    return "bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    from bench.urls import redact_url
+
+    return "bench " + " ".join(shlex.quote(redact_url(a)) for a in sys.argv[1:])
 
 
 def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -> dict[str, str]:
     """What a report's numbers come from: code, data, split and the MLflow runs."""
+    protocols = sorted({f"{r.protocol} (sha256 {r.protocol_checksum[:12]})" for r in runs.values() if getattr(r, "protocol", "")})
     return {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
-            "split scheme": f"{split.name} (sha256 {split.checksum[:12]})", **extra,
+            "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
+            **({"protocol": ", ".join(protocols)} if protocols else {}), **extra,
             **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()}}
 
 
@@ -183,11 +189,13 @@ def compare(
     progress: bool = True,
     console=None,
     command: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ComparisonResult:
     """Run every model that is missing on the shared folds, then write the comparison report.
 
     ``overrides`` maps a model to its own overrides; ``common`` applies to every model (e.g. a
     shared training budget, ``{"train.epochs": 10}``), after the study's per-model overrides.
+    ``options`` are corpus adapter options, over the study's ``[study.options]``.
     """
     from bench.experiment import open_dataset, run
     from bench.reports import ReportBundle, pdflatex_available
@@ -208,8 +216,11 @@ def compare(
     if not models:
         raise ConfigError("compare needs at least one model (--models or a comparison study)")
     seeds = list(seeds or [0])
+    out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{safe_name(dataset or 'synthetic', '--dataset')}"
+    ensure_writable(out_dir, "report", "pass --out or set BENCH_REPORTS")
 
-    store, dataset, synthetic = open_dataset(dataset, root, progress=progress, say=console.print)
+    options = {**(spec.options if spec is not None and dataset == spec.dataset else {}), **(options or {})}
+    store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme, manifest=store.manifest)
     results = {}
     for model in models:
@@ -220,12 +231,15 @@ def compare(
     task = next(iter(results.values())).resolved_config["model"]["task"]
     metric = primary_metric(task)
     tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
-    out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{dataset}"
     title = f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
     bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results))
     paths: dict[str, Any] = {}
+    from bench.protocols import protocol_for
+
+    protocol = protocol_for(dataset, split, options)  # named in the caption; same-protocol reported rows join ours
     table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec), test=test,
-                             synthetic=synthetic, label=f"tab:compare-{dataset}")
+                             synthetic=synthetic, label=f"tab:compare-{dataset}",
+                             protocol=protocol.id, protocol_checksum=protocol.checksum)
     paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())
 
     robust = pd.concat([robustness_frame(r, metric) for r in results.values()], ignore_index=True)
@@ -241,5 +255,5 @@ def compare(
         paths["robustness_figure"] = bundle.figure(figure, f"Test {metric} with a modality missing or noisy, per model")
     paths.update(write_figures(results, tidy, store, out_dir, metric, tracking_uri, bundle))
     bundle.write_index()
-    console.print(f"report written to [bold]{out_dir}[/] (index.md lists every file)")
+    console.print(f"report written to [bold]{escape(str(out_dir))}[/] (index.md lists every file)", highlight=False)
     return ComparisonResult(results, out_dir, paths, tidy)

@@ -26,6 +26,7 @@ run resumes where it stopped). Failed folds are not cached, so they are retried.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -33,9 +34,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
+from rich.markup import escape
 
 from bench.config import apply_overrides, load_toml, stable_hash, to_dict
 from bench.errors import ConfigError
+from bench.interrupt import terminate_as_interrupt
 from bench.paths import results_dir
 from bench.train.result import FoldResult
 
@@ -84,6 +87,8 @@ class ExperimentResult:
     split_checksum: str = ""  # its checksum
     store_key: str = ""  # the feature store's key
     synthetic: bool = False  # True on the built-in synthetic corpus
+    protocol: str = ""  # bench.protocols id: the runs this one may be compared with
+    protocol_checksum: str = ""
 
     @property
     def failed(self) -> list[FoldResult]:
@@ -256,22 +261,31 @@ def load_cached(key: str) -> FoldResult | None:
 
 
 # -- data -----------------------------------------------------------------------------------
-def open_dataset(dataset: str | None, root: str | Path | None, *, workers: int = 1, progress: bool = True, say=print):
-    """(store, dataset name, synthetic?) for a dataset name and corpus root, preparing if needed."""
-    from bench.data.corpora import build_manifest
+def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[str, Any] | None = None,
+                 workers: int = 1, progress: bool = True, say=print):
+    """(store, dataset name, synthetic?) for a dataset name and corpus root, preparing if needed.
+
+    ``options`` are the corpus adapter's options (``{"labels": "/data/labels.csv"}``,
+    ``{"label_source": "perceived"}``); they are checked before anything is scanned, shape the
+    manifest and so the feature store's key. What the adapter left out is passed to ``say``.
+    """
+    from bench.data.corpora import adapter_options, build_manifest_printing
     from bench.data.prepare import PrepareConfig, prepare
 
+    options = dict(options or {})
     if dataset in (None, "synthetic"):
         from bench.data.synth import ensure_synthetic_corpus
 
+        adapter_options("synthetic", options)  # a typo fails before the corpus is generated
         if root is None:
             say("No dataset given: using the built-in SYNTHETIC corpus (generated and prepared on first use).")
             root = ensure_synthetic_corpus()
-        manifest = build_manifest("synthetic", root)
+        manifest = build_manifest_printing("synthetic", root, say=say, **options)
         return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), "synthetic", True
+    adapter_options(dataset, options)
     if root is None:
         raise ConfigError(f"dataset {dataset!r} needs --root, the folder holding the corpus")
-    manifest = build_manifest(dataset, root)
+    manifest = build_manifest_printing(dataset, root, say=say, **options)
     return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), dataset, False
 
 
@@ -295,12 +309,16 @@ def run(
     split=None,
     track: bool = True,
     console=None,
+    options: dict[str, Any] | None = None,
+    system_metrics: bool = True,
 ) -> ExperimentResult:
     """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
 
     ``store`` (a FeatureStore) and ``split`` (a SplitScheme) may be given directly instead of
-    ``dataset``/``root``/``scheme`` (sweeps and tests do). ``workers`` sets the processes for
-    preparing features and the DataLoader workers. ``track=False`` skips MLflow.
+    ``dataset``/``root``/``scheme`` (sweeps and tests do). ``options`` are the corpus adapter's
+    options (``{"labels": "/data/msp_labels.csv"}``; see :func:`open_dataset`). ``workers`` sets the processes for
+    preparing features and the DataLoader workers. ``track=False`` skips MLflow;
+    ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run.
     """
     from bench.registry import get_model_entry
     from bench.stats import aggregate
@@ -313,13 +331,12 @@ def run(
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds repeat: {seeds}")
 
-    synthetic = False
+    # Settings first: a bad value fails in the first second, before a corpus is generated or
+    # prepared (the dataset's name is all the presets need).
     if store is None:
-        store, dataset, synthetic = open_dataset(dataset, root, workers=workers or 1, progress=progress, say=console.print)
+        dataset = dataset or "synthetic"
     else:
         dataset = dataset or str(store.meta.get("corpus", "unknown"))
-        synthetic = dataset == "synthetic"
-
     notes: list[str] = []
     device_obj = resolve_device(device if device not in (None, "auto") else "auto")
     model_config, train_config = resolve_configs(
@@ -330,6 +347,12 @@ def run(
     device_obj = resolve_device(train_config.device)
     if workers is not None:
         train_config = apply_overrides(train_config, {"num_workers": int(workers)})
+
+    if store is None:
+        store, dataset, synthetic = open_dataset(dataset, root, options=options,
+                                                 workers=workers or 1, progress=progress, say=console.print)
+    else:
+        synthetic = dataset == "synthetic"
     explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type)
     model_config = fill_data_fields(adapt_to_store(model_config, store, explicit, notes), store)
     resolved = {"model": to_dict(model_config), "train": to_dict(train_config)}
@@ -338,6 +361,9 @@ def run(
         from bench.splits import get_scheme
 
         split = get_scheme(dataset, scheme, manifest=store.manifest)
+    from bench.protocols import protocol_ref
+
+    protocol = protocol_ref(dataset, split, options)  # corpus + labels + split: what a number is comparable with
     fold_list = list(split.folds)
     if folds is not None:
         if folds < 1 or folds > len(fold_list):
@@ -346,24 +372,37 @@ def run(
 
     tracker, parent_id = None, None
     if track:
-        from bench.tracking import Tracker, environment_info
+        from bench.tracking import DatasetRecord, Tracker, environment_info
 
-        tracker = Tracker(tracking_uri, experiment_name or f"bench/{model}/{dataset}")
+        tracker = Tracker(tracking_uri, experiment_name or f"bench/{model}/{dataset}", say=console.print)
         parent_id = tracker.start_run(
             f"{model}-{dataset}-{split.name}",
             tags={"model": model, "dataset": dataset, "store_key": store.key, "split_scheme": split.name,
-                  "split_checksum": split.checksum, "synthetic": str(synthetic).lower(),
+                  "split_checksum": split.checksum, "synthetic": str(synthetic).lower(), **protocol,
                   "seeds": ",".join(map(str, seeds)), "folds": ",".join(f.name for f in fold_list),
                   **{f"env.{k}": v for k, v in environment_info().items()}},
         )
-        tracker.log_params(parent_id, {**resolved, "data": {"dataset": dataset, "store_key": store.key,
-                                                            "split_scheme": split.name, "split_checksum": split.checksum}})
+        tracker.log_params(parent_id, {**resolved, "data": {"dataset": dataset, "store_key": store.key, **protocol,
+                                                            "split_scheme": split.name, "split_checksum": split.checksum,
+                                                            "options": dict(options or {})}})
         tracker.log_json(parent_id, resolved, "config.json")
         tracker.log_text(parent_id, _as_toml(model, resolved), "config.toml")
         tracker.log_json(parent_id, environment_info(), "environment.json")
+        tracker.log_datasets(parent_id, [DatasetRecord(
+            name=f"{dataset}-manifest", digest=store.key, source=str(store.root), context="manifest",
+            profile={"clips": len(store.clip_ids), split.group_by + "s": int(store.manifest.frame[split.group_by].nunique()),
+                     "labels": list(store.manifest.labels), "store_key": store.key})])
+        tracker.log_text(parent_id, store.manifest.frame.to_csv(index=False), "manifest.csv")
+        tracker.describe(parent_id, "\n".join([
+            f"**{model}** on **{dataset}**" + (" (SYNTHETIC corpus)" if synthetic else ""), "",
+            f"- protocol `{protocol['protocol']}` (sha256 `{protocol['protocol_checksum'][:16]}…`)",
+            f"- split scheme `{split.name}` (sha256 `{split.checksum}`), folds {', '.join(f.name for f in fold_list)}",
+            f"- seeds {', '.join(map(str, seeds))}; feature store `{store.key}` ({len(store.clip_ids)} clips)",
+            "- each fold trains on its training speakers, selects epoch and head on its validation speakers "
+            "and scores its test speakers once; the fold runs below hold the details"]))
 
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     console.print(
         f"[bold]{model}[/] on [bold]{dataset}[/] ({len(store.clip_ids)} clips, store {store.key}), "
         f"scheme {split.name} ({len(fold_list)} folds x {len(seeds)} seeds), device {device_obj}",
@@ -373,14 +412,17 @@ def run(
     results: list[FoldResult] = []
     parent_status = "FAILED"
     try:
-        with _Progress(progress, console, len(fold_list) * len(seeds), train_config.epochs) as bar:
+        with terminate_as_interrupt(), _Progress(progress, console, len(fold_list) * len(seeds), train_config.epochs) as bar:
             for fold in fold_list:
                 ids = fold.assign(store.manifest)
                 for seed in seeds:
-                    results.append(_run_one(model, model_config, train_config, store, split, fold.name, ids, seed,
-                                            device_obj, tracker, parent_id, bar, console))
+                    results.append(_run_one(model, model_config, train_config, store, split, fold, ids, seed,
+                                            device_obj, tracker, parent_id, bar, console, system_metrics))
                     bar.fold_done()
         parent_status = "FINISHED" if any(r.finished for r in results) else "FAILED"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is cached; the runs say KILLED
+        parent_status = "KILLED"
+        raise
     finally:
         aggregates = _ordered(aggregate(r.test for r in results if r.finished))
         if tracker is not None and parent_id is not None:
@@ -391,33 +433,79 @@ def run(
             tracker.end_run(parent_id, parent_status)
 
     result = ExperimentResult(model, dataset, results, aggregates, parent_id, resolved, split.name, split.checksum,
-                              store.key, synthetic)
+                              store.key, synthetic, protocol["protocol"], protocol["protocol_checksum"])
     print_summary(result, console)
     return result
 
 
-def _run_one(model, model_config, train_config, store, split, fold, ids, seed, device, tracker, parent_id, bar, console) -> FoldResult:
+def fold_datasets(dataset: str, store, split, fold, ids: dict[str, list[str]]):
+    """The fold's train / validation / test sets as tracking records (speakers, clip counts).
+
+    The digest is the feature store's key, the split's checksum and the fold: equal digests
+    mean the very same clips, in any run of any model.
+    """
+    from bench.config import stable_hash
+    from bench.tracking import DatasetRecord
+
+    contexts = {"train": "training", "val": "validation", "test": "test"}
+    return [DatasetRecord(name=f"{dataset}-{fold.name}-{part}",
+                          digest=stable_hash({"store": store.key, "split": split.checksum, "fold": fold.name, "part": part}),
+                          source=str(store.root), context=contexts[part],
+                          profile={"clips": len(ids[part]), split.group_by + "s": list(getattr(fold, part)),
+                                   "scheme": split.name, "split_checksum": split.checksum, "store_key": store.key})
+            for part in ("train", "val", "test")]
+
+
+def _fold_description(model: str, dataset: str, split, fold, seed: int, ids, result: FoldResult | None) -> str:
+    """The fold run's description (Markdown): which speakers it tested, what it selected."""
+    group = split.group_by
+    lines = [f"**{model}** on **{dataset}**, fold **{fold.name}**, seed {seed}", "",
+             f"- split scheme `{split.name}` (sha256 `{split.checksum[:16]}…`)",
+             f"- test {group}s: {', '.join(map(str, fold.test))} ({len(ids['test'])} clips)",
+             f"- validation {group}s (epoch and head selection only): {', '.join(map(str, fold.val))} ({len(ids['val'])} clips)",
+             f"- training: {len(fold.train)} {group}s, {len(ids['train'])} clips"]
+    if result is not None and result.finished:
+        head = f", head `{result.inference_head}`" if result.inference_head else ""
+        lines.append(f"- selected epoch {result.best_epoch} of {len(result.history)}{head}"
+                     + (" (reused from the result cache)" if result.cached else ""))
+    elif result is not None:
+        lines.append(f"- failed: {result.error}")
+    return "\n".join(lines)
+
+
+def _run_one(model, model_config, train_config, store, split, fold_spec, ids, seed, device, tracker, parent_id, bar, console,
+             system_metrics: bool = True) -> FoldResult:
     """One fold x seed: from the cache, or trained (and then cached when it finished)."""
     from bench.train.loop import fit_fold
 
+    fold = fold_spec.name
     key = fold_key(model, model_config, train_config, store.key, split.checksum, fold, seed)
     child = None
+    result = None
     if tracker is not None:
         child = tracker.start_run(f"{fold}-seed{seed}", {"fold": fold, "seed": seed, "cache_key": key}, parent_id=parent_id)
+        tracker.log_datasets(child, fold_datasets(store.meta.get("corpus", "data"), store, split, fold_spec, ids))
     status = "FAILED"
+    metrics_context = tracker.system_metrics(child, system_metrics) if tracker is not None else contextlib.nullcontext()
     try:
         result = load_cached(key)
         if result is not None:
             bar.say(f"fold {fold} seed {seed}: reusing the cached result {key} (no training)")
         else:
             bar.start_fold(fold, seed)
-            result = fit_fold(model, model_config, train_config, store, ids, seed=seed, device=device,
-                              on_epoch=bar.on_epoch, fold_name=fold)
+            def on_epoch(epoch: int, metrics: dict) -> None:
+                bar.on_epoch(epoch, metrics)
+                if tracker is not None:
+                    tracker.heartbeat(child, parent_id)
+
+            with metrics_context:
+                result = fit_fold(model, model_config, train_config, store, ids, seed=seed, device=device,
+                                  on_epoch=on_epoch, fold_name=fold)
             result.cache_key = key
             if result.finished:
                 result.save(results_dir() / key)
             else:
-                bar.say(f"[red]{result.error}[/] (recorded as failed; the other folds go on)")
+                bar.say(f"[red]{escape(result.error)}[/] (recorded as failed; the other folds go on)")
         result.fold, result.seed = fold, seed
         if tracker is not None and child is not None:
             tracker.log_fold(child, result)
@@ -432,6 +520,7 @@ def _run_one(model, model_config, train_config, store, split, fold, ids, seed, d
         raise
     finally:
         if tracker is not None and child is not None:
+            tracker.describe(child, _fold_description(model, str(store.meta.get("corpus", "")), split, fold_spec, seed, ids, result))
             tracker.end_run(child, status)
 
 
@@ -478,7 +567,7 @@ def print_summary(result: ExperimentResult, console) -> None:
     if result.failed:
         console.print(f"[red]{len(result.failed)} of {len(result.fold_results)} fold runs failed:[/]")
         for r in result.failed:
-            console.print(f"  {r.error}", highlight=False)
+            console.print(f"  {escape(r.error)}", highlight=False)
     if result.parent_run_id:
         console.print(f"MLflow parent run: {result.parent_run_id}", highlight=False)
 

@@ -29,8 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
 BATCH_LIMIT = 1000  # metrics per log_batch call (MLflow's own limit)
@@ -93,6 +94,46 @@ OWNER_HOST, OWNER_PID, OWNER_START, HEARTBEAT = "bench.owner.host", "bench.owner
 KILLED_REASON = "bench.killed_reason"
 HEARTBEAT_SECONDS = 60.0  # at most one heartbeat write per run per minute
 STALE_AFTER_SECONDS = 30 * 60.0  # another host's run without a heartbeat for this long is dead
+
+
+# MLflow 3's UI opens a GenAI overview (traces, tokens) unless an experiment says it trains
+# models; with this tag it opens on the runs table.
+EXPERIMENT_KIND, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's standard source tags: the command (passwords redacted), commit and user."""
+    import getpass
+
+    from bench.urls import redact_url
+
+    command = " ".join(["bench", *(redact_url(a) for a in sys.argv[1:])])
+    tags = {"mlflow.source.name": command[:500], "mlflow.source.type": "LOCAL"}
+    commit = environment_info().get("git_commit", "")
+    if commit:
+        tags["mlflow.source.git.commit"] = commit.removesuffix("+dirty")
+        tags["bench.git_dirty"] = str(commit.endswith("+dirty")).lower()
+    try:
+        tags["mlflow.user"] = getpass.getuser()
+    except (KeyError, OSError):
+        pass
+    return tags
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One input of a run as MLflow's Datasets column shows it (name, digest, where, profile).
+
+    ``context`` is MLflow's ``mlflow.data.context`` tag: ``training``, ``validation``,
+    ``test`` or another word such as ``manifest``.
+    """
+
+    name: str
+    digest: str
+    source: str  # a path or URI the data was read from
+    context: str
+    profile: dict[str, Any]
+    source_type: str = "local"
 
 
 def _process_start(pid: int) -> str:
@@ -191,6 +232,8 @@ def make_client(tracking_uri: str | None = None):
     from bench.paths import default_tracking_uri
 
     uri = tracking_uri or default_tracking_uri()
+    from bench.urls import require_driver
+
     require_driver(uri, "--tracking-uri")
     with _creation_lock(uri):
         client = MlflowClient(tracking_uri=uri)
@@ -205,30 +248,18 @@ def open_experiment(client, name: str) -> str:
 
     existing = client.get_experiment_by_name(name)
     if existing is not None:
+        if existing.tags.get(EXPERIMENT_KIND) is None:  # made by an older suite or by hand
+            client.set_experiment_tag(existing.experiment_id, EXPERIMENT_KIND, TRAINING_KIND)
         return existing.experiment_id
     location = default_artifact_location() if _is_local(client.tracking_uri) else None
     with _creation_lock(client.tracking_uri):
         try:
-            return client.create_experiment(name, artifact_location=location)
+            return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND: TRAINING_KIND})
         except Exception:  # created meanwhile by another process
             found = client.get_experiment_by_name(name)
             if found is None:
                 raise
             return found.experiment_id
-
-
-def require_driver(url: str, where: str) -> None:
-    """A PostgreSQL URL needs psycopg2: say which extra installs it instead of a traceback."""
-    if not url.startswith(("postgresql", "postgres:")):
-        return
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        from bench.errors import ConfigError
-        from bench.urls import redact_url
-
-        raise ConfigError(f"{where} {redact_url(url)}: the PostgreSQL driver is not installed; "
-                          "install it with: pip install 'deiii-bench[postgres]' (psycopg2-binary)") from None
 
 
 def _is_local(uri: str) -> bool:
@@ -253,12 +284,48 @@ class Tracker:
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, name: str, tags: dict[str, str] | None = None, parent_id: str | None = None) -> str:
-        tags = {**owner_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
+        tags = {**owner_tags(), **source_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
         self._beats[run.info.run_id] = time.time()
         return run.info.run_id
+
+    def describe(self, run_id: str, markdown: str) -> None:
+        """The run's description (MLflow shows it as Markdown on the run page)."""
+        self.client.set_tag(run_id, "mlflow.note.content", markdown)
+
+    def log_datasets(self, run_id: str, records: Iterable[DatasetRecord]) -> None:
+        """Log the run's inputs (``mlflow.log_input``) so the Datasets column names them."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [DatasetInput(Dataset(r.name, r.digest[:36], r.source_type, json.dumps({"uri": r.source}),
+                                       profile=json.dumps(r.profile, default=str)),
+                               tags=[InputTag("mlflow.data.context", r.context)]) for r in records]
+        if inputs:
+            self.client.log_inputs(run_id, datasets=inputs)
+
+    @contextlib.contextmanager
+    def system_metrics(self, run_id: str | None, enabled: bool = True, interval: float = 5.0) -> Iterator[None]:
+        """Log CPU, memory, disk, network (and GPU where present) to ``run_id`` while inside.
+
+        MLflow's own monitor (``system/...`` metrics, shown in the run's System metrics tab);
+        skipped with a note when psutil is missing, so tracking never stops a run.
+        """
+        monitor = None
+        if enabled and run_id is not None:
+            try:
+                from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+                monitor = SystemMetricsMonitor(run_id, sampling_interval=interval, tracking_uri=self.uri)
+                monitor.start()
+            except Exception:  # psutil missing, or a monitor that cannot start: never fatal
+                monitor = None
+        try:
+            yield
+        finally:
+            if monitor is not None:
+                monitor.finish()
 
     def heartbeat(self, *run_ids: str | None) -> None:
         """Tell other processes these runs are alive (at most once a minute each)."""

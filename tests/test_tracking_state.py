@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.tracking import HEARTBEAT, KILLED_REASON, OWNER_HOST, OWNER_PID, OWNER_START, Tracker, owner_tags
+from bench.tracking import HEARTBEAT, KILLED_REASON, OWNER_HOST, OWNER_PID, OWNER_START, Tracker, make_client, owner_tags
 from bench.train.toy import build_toy_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +150,43 @@ def test_truncated_cached_result_and_leftover_temporary_folder_retrain(tmp_path,
     assert again.returncode == 0, out[-3000:]
     assert out.count("reusing the cached result") == 1  # the intact fold only
     assert json.loads((keys[0] / "result.json").read_text())["status"] == "finished"  # rewritten whole
+
+
+SWEEP = """
+import sys
+from pathlib import Path
+import bench.cli
+from bench.sweep import sweep
+sweep(Path(bench.cli.__file__).with_name("toy_sweep.toml"), trials=40, workers=int(sys.argv[1]), tracking_uri=sys.argv[2],
+      objective="bench.sweep:ToyObjective", extra={"sleep": 3.0}, write_best=False)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_to_a_sweep_ends_parent_and_running_trials_as_killed(tmp_path, home, workers):
+    uri = f"sqlite:///{tmp_path / 'sweep.db'}"
+    env = {**os.environ, "BENCH_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-c", SWEEP, str(workers), uri], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    client, deadline, trials = None, time.time() + 120, []
+    while time.time() < deadline and len(trials) < workers:
+        time.sleep(0.5)
+        if (tmp_path / "sweep.db").exists():
+            client = make_client(uri)  # under the creation lock: the sweep may be creating the schema
+            exp = client.get_experiment_by_name("sweep/deiii")
+            if exp is not None:
+                trials = client.search_runs([exp.experiment_id], "tags.`bench.kind` = 'trial'")
+    assert len(trials) >= workers, proc.communicate(timeout=30)[0][-3000:]
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode != 0
+
+    runs = client.search_runs([exp.experiment_id])
+    parent = [r for r in runs if r.data.tags.get("bench.kind") == "sweep"]
+    trials = [r for r in runs if r.data.tags.get("bench.kind") == "trial"]
+    assert [r.info.status for r in parent] == ["KILLED"], out[-3000:]
+    assert "RUNNING" not in {r.info.status for r in trials}
+    assert "KILLED" in {r.info.status for r in trials}
+    for pid in {int(r.data.tags[OWNER_PID]) for r in trials}:  # no worker left behind
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

@@ -14,6 +14,7 @@ import typer
 
 from bench.cli import app
 from bench.cli.common import console
+from bench.cli.manifest import OPTION_HELP, parse_options
 from bench.cli.run import parse_seeds
 from bench.errors import ConfigError
 
@@ -31,6 +32,7 @@ def compare_command(
     models: Optional[List[str]] = typer.Option(None, "--models", help="Models: --models deiii auxformer saf rja (or comma-separated)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset (default: synthetic)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus."),
+    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
     folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
     seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 0,1,2."),
@@ -50,7 +52,7 @@ def compare_command(
         raise ConfigError("give --models or --study")
     from bench.config import parse_overrides
 
-    compare(names, dataset, root=root, folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None, study=study,
+    compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None, study=study,
             common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
             progress=progress, console=console)
 
@@ -61,6 +63,7 @@ def ablate_command(
     study: Optional[Path] = typer.Option(None, "--study", help="Ablation study (default studies/ablation_<model>.toml)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset (default: the study's, else synthetic)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus."),
+    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
     folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme."),
     seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 0,1,2."),
@@ -74,5 +77,5 @@ def ablate_command(
     """Train each ablation variant on the same folds; write the ablation table and figures."""
     from bench.ablation import ablate
 
-    ablate(model, study, dataset, root=root, folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None,
+    ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None,
            variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console)

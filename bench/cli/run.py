@@ -17,6 +17,7 @@ import typer
 
 from bench.cli import app
 from bench.cli.common import console
+from bench.cli.manifest import OPTION_HELP, parse_options
 from bench.errors import ConfigError
 
 
@@ -38,6 +39,7 @@ def run_command(
     model: str = typer.Option(..., "--model", "-m", help="Registered model name (see `bench models`)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="cremad, ravdess, mspimprov, manifest or synthetic (default)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus (or the manifest CSV)."),
+    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
     folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
     seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds: --seeds 0 1 2, --seeds 0,1,2 or repeated."),
@@ -48,6 +50,8 @@ def run_command(
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for preparing features and loading batches."),
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="MLflow experiment (default bench/<model>/<dataset>)."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow."),
+    system_metrics: bool = typer.Option(True, "--system-metrics/--no-system-metrics",
+                                        help="Log CPU / memory (and GPU) samples to each fold run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train MODEL on each fold x seed; select on validation speakers; score test speakers once."""
@@ -72,7 +76,9 @@ def run_command(
         progress=progress,
         workers=workers,
         track=track,
+        system_metrics=system_metrics,
         console=console,
+        options=parse_options(option),
     )
     if result.fold_results and not result.finished:
         raise typer.Exit(code=1)

@@ -13,25 +13,24 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cli import app
 from bench.cli.common import console
 from bench.errors import ConfigError
-
-STUDIES_DIR = Path("studies")
-
+from bench.urls import redact_url
 
 def default_study(model: str) -> Path:
-    path = STUDIES_DIR / f"sweep_{model}.toml"
-    if not path.exists():
-        raise ConfigError(f"no sweep study for {model!r} at {path}; pass --study FILE")
-    return path
+    """The shipped ``sweep_<model>.toml``, found inside the package (any working directory)."""
+    from bench.studies import shipped_study
+
+    return shipped_study("sweep", model)
 
 
 @app.command("sweep")
 def sweep_command(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model to tune (uses studies/sweep_<model>.toml)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model to tune (uses the shipped sweep_<model>.toml)."),
     study: Optional[Path] = typer.Option(None, "--study", help="Sweep study file (kind = \"sweep\")."),
     trials: int = typer.Option(20, "--trials", "-n", help="Finished (complete or pruned) trials to reach."),
     workers: int = typer.Option(1, "--workers", help="Local worker processes sharing the storage."),
@@ -43,24 +42,27 @@ def sweep_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the best configuration (a study file)."),
     seed: int = typer.Option(0, "--seed", help="Sampler and inner-fold seed."),
     check_storage: Optional[str] = typer.Option(None, "--check-storage", help="Run a 10-trial toy study against this storage and exit."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"),
 ) -> None:
     """Optuna TPE sweep: objective = mean validation score over inner folds (never test)."""
+    from bench.cli.manifest import parse_options
     from bench.sweep import sweep
 
     if check_storage:
         toy = Path(__file__).with_name("toy_sweep.toml")
         result = sweep(toy, trials=10, workers=workers, storage=check_storage, objective="bench.sweep:ToyObjective",
-                       extra={"sleep": 0.05, "track": False}, study_name=study_name, out=out or Path("/dev/null"))
-        console.print(f"storage {check_storage}: {result.n_complete} complete, {result.n_pruned} pruned, "
-                      f"{result.n_failed} failed in {result.seconds:.1f} s — OK")
+                       extra={"sleep": 0.05, "track": False}, study_name=study_name, out=out, write_best=out is not None)
+        # (never out=/dev/null: the atomic writer would rename a temporary file over the device)
+        console.print(f"storage {redact_url(check_storage)}: {result.n_complete} complete, {result.n_pruned} pruned, "
+                      f"{result.n_failed} failed in {result.seconds:.1f} s — OK", markup=False, soft_wrap=True)
         return
     if study is None:
         if model is None:
             raise ConfigError("give --model or --study")
         study = default_study(model)
     result = sweep(study, trials=trials, workers=workers, storage=storage, pruning=pruning, tracking_uri=tracking_uri,
-                   device=device, study_name=study_name, out=out, sampler_seed=seed)
-    table = Table(title=f"sweep {result.study_name} ({result.storage})")
+                   device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option))
+    table = Table(title=escape(f"sweep {result.study_name} ({redact_url(result.storage)})"))
     for column in ("complete", "pruned", "failed", "best value", "trials/hour"):
         table.add_column(column, justify="right")
     best = "-" if result.best_value is None else f"{result.best_value:.4f}"
@@ -69,5 +71,6 @@ def sweep_command(
     if result.best_params:
         console.print("best parameters: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
     if result.best_config_path:
-        console.print(f"best configuration written to {result.best_config_path}; reuse it with "
-                      f"[bold]bench run --model {model or ''} --config {result.best_config_path}[/]")
+        # Plain text, never wrapped: the second line must paste into a shell as it is.
+        console.print(f"best configuration written to {result.best_config_path}; reuse it with:", markup=False, highlight=False, soft_wrap=True)
+        console.print(result.reuse_command, markup=False, highlight=False, soft_wrap=True)
