@@ -138,3 +138,21 @@ class AVModel(nn.Module):
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+class ServingModel(nn.Module):
+    """A trained model behind positional tensors, one prediction out: what a model server calls.
+
+    MLflow's PyTorch flavor (and most serving stacks) call ``forward(*tensors)``; the suite's
+    models take a batch dict and return every head. This wrapper names the tensors
+    (``inputs``, e.g. ``("video", "video_mask", "audio", "audio_mask")``) and returns the
+    head (or head combination) that validation selected.
+    """
+
+    def __init__(self, model: AVModel, head: str, inputs: tuple[str, ...]):
+        super().__init__()
+        self.model, self.head, self.inputs = model, head, tuple(inputs)
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        batch = dict(zip(self.inputs, tensors))
+        return self.model.candidate_heads(self.model(batch))[self.head]

@@ -311,6 +311,7 @@ def run(
     console=None,
     options: dict[str, Any] | None = None,
     system_metrics: bool = True,
+    log_model: bool = False,
 ) -> ExperimentResult:
     """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
 
@@ -318,7 +319,8 @@ def run(
     ``dataset``/``root``/``scheme`` (sweeps and tests do). ``options`` are the corpus adapter's
     options (``{"labels": "/data/msp_labels.csv"}``; see :func:`open_dataset`). ``workers`` sets the processes for
     preparing features and the DataLoader workers. ``track=False`` skips MLflow;
-    ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run.
+    ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run;
+    ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
     """
     from bench.registry import get_model_entry
     from bench.stats import aggregate
@@ -347,6 +349,8 @@ def run(
     device_obj = resolve_device(train_config.device)
     if workers is not None:
         train_config = apply_overrides(train_config, {"num_workers": int(workers)})
+    if log_model and track:  # the selected weights must outlive the fold (a runtime field: same cache key)
+        train_config = apply_overrides(train_config, {"save_state": True})
 
     if store is None:
         store, dataset, synthetic = open_dataset(dataset, root, options=options,
@@ -417,7 +421,8 @@ def run(
                 ids = fold.assign(store.manifest)
                 for seed in seeds:
                     results.append(_run_one(model, model_config, train_config, store, split, fold, ids, seed,
-                                            device_obj, tracker, parent_id, bar, console, system_metrics))
+                                            device_obj, tracker, parent_id, bar, console, system_metrics,
+                                            log_model and track))
                     bar.fold_done()
         parent_status = "FINISHED" if any(r.finished for r in results) else "FAILED"
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is cached; the runs say KILLED
@@ -474,7 +479,7 @@ def _fold_description(model: str, dataset: str, split, fold, seed: int, ids, res
 
 
 def _run_one(model, model_config, train_config, store, split, fold_spec, ids, seed, device, tracker, parent_id, bar, console,
-             system_metrics: bool = True) -> FoldResult:
+             system_metrics: bool = True, log_model: bool = False) -> FoldResult:
     """One fold x seed: from the cache, or trained (and then cached when it finished)."""
     from bench.train.loop import fit_fold
 
@@ -509,6 +514,8 @@ def _run_one(model, model_config, train_config, store, split, fold_spec, ids, se
         result.fold, result.seed = fold, seed
         if tracker is not None and child is not None:
             tracker.log_fold(child, result)
+            if log_model and result.finished:
+                _log_fold_model(tracker, child, model, model_config, store, ids, result, bar.say)
         status = "FINISHED" if result.finished else "FAILED"
         if result.finished:
             head = f", head {result.inference_head}" if result.inference_head else ""
@@ -522,6 +529,34 @@ def _run_one(model, model_config, train_config, store, split, fold_spec, ids, se
         if tracker is not None and child is not None:
             tracker.describe(child, _fold_description(model, str(store.meta.get("corpus", "")), split, fold_spec, seed, ids, result))
             tracker.end_run(child, status)
+
+
+def _log_fold_model(tracker, run_id: str, model: str, model_config, store, ids, result: FoldResult, say) -> None:
+    """Log the fold's selected weights as an MLflow model (signature and example: 2 test clips)."""
+    import torch
+
+    from bench.contract import ServingModel
+    from bench.data.dataset import ClipDataset, make_loader, store_key_for, to_device
+    from bench.registry import get_model_entry
+    from bench.train.loop import store_targets
+
+    state = result.state_dict
+    cached = results_dir() / result.cache_key / "model.pt"
+    if state is None and cached.is_file():
+        state = torch.load(cached, map_location="cpu", weights_only=True)
+    if state is None:
+        say(f"fold {result.fold} seed {result.seed}: the cached result has no weights to log; "
+            "delete it (or change a setting) to retrain with --log-model")
+        return
+    net = get_model_entry(model).model_class(model_config)
+    net.load_state_dict(state)
+    net.eval()
+    arrays = {m: store_key_for(m, model_config) for m in net.required_inputs()}
+    clips = ClipDataset(store, ids["test"][:2], arrays, task=model_config.task, targets=store_targets(store))
+    batch = to_device(next(iter(make_loader(clips, 2, shuffle=False))), torch.device("cpu"))  # as the model sees it
+    names = tuple(k for m in net.required_inputs() for k in (m, f"{m}_mask"))
+    uri = tracker.log_model(run_id, ServingModel(net, result.inference_head, names), {k: batch[k].numpy() for k in names})
+    tracker.set_tags(run_id, {"bench.model_uri": uri})
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -304,6 +305,34 @@ class Tracker:
                                tags=[InputTag("mlflow.data.context", r.context)]) for r in records]
         if inputs:
             self.client.log_inputs(run_id, datasets=inputs)
+
+    def log_model(self, run_id: str, module, example: dict[str, Any], output_name: str = "prediction") -> str:
+        """Log ``module`` as an MLflow PyTorch model of ``run_id``; returns its ``models:/`` URI.
+
+        ``example`` maps input names to arrays (one small batch, in ``module``'s argument
+        order); the signature is taken from it with a free batch dimension. The pickle format
+        is used because torch.export cannot trace the suite's masked inputs (data-dependent
+        indexing); such a file runs code when loaded, so load only models your own runs logged.
+        """
+        import numpy as np
+        import torch
+        from mlflow.models import Model, ModelSignature
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+        from mlflow.types import Schema, TensorSpec
+
+        import mlflow.pytorch
+
+        arrays = tuple(np.asarray(v) for v in example.values())
+        with torch.no_grad():
+            output = module(*(torch.from_numpy(a) for a in arrays)).float().numpy()
+        signature = ModelSignature(
+            inputs=Schema([TensorSpec(a.dtype, (-1, *a.shape[1:]), name) for name, a in zip(example, arrays)]),
+            outputs=Schema([TensorSpec(output.dtype, (-1, *output.shape[1:]), output_name)]))
+        with _use_tracking_uri(self.uri), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = Model.log(artifact_path=None, name="model", flavor=mlflow.pytorch, pytorch_model=module, run_id=run_id,
+                             signature=signature, input_example=dict(zip(example, arrays)), serialization_format="pickle")
+        return info.model_uri
 
     @contextlib.contextmanager
     def system_metrics(self, run_id: str | None, enabled: bool = True, interval: float = 5.0) -> Iterator[None]:

@@ -53,21 +53,27 @@ def _wait(driver, condition, timeout=60.0, what=""):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def finished_run(tmp_path, monkeypatch):
+class _Quiet:
+    def print(self, *args, **kwargs):
+        pass
+
+
+def _toy_run(tmp_path, monkeypatch, experiment: str, epochs: int = 2, **kwargs):
+    """A finished, tracked toy run under ``tmp_path/home``: (tracking URI, store, result)."""
     from bench.experiment import run
 
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
-    register_toy_model("toy", recipe={"epochs": 2, "batch_size": 8, "lr": 1e-2})
+    register_toy_model("toy", recipe={"epochs": epochs, "batch_size": 8, "lr": 1e-2})
     store = build_toy_store(tmp_path / "store", num_frames=4, image_size=16, n_mels=16, audio_steps=20)
+    result = run("toy", store=store, split=toy_scheme(store, 2), progress=False, experiment_name=experiment,
+                 console=_Quiet(), **{"system_metrics": False, **kwargs})
+    return f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}", store, result
 
-    class Quiet:
-        def print(self, *args, **kwargs):
-            pass
 
-    result = run("toy", store=store, split=toy_scheme(store, 2), progress=False, experiment_name="ui-check",
-                 console=Quiet(), system_metrics=False)
-    return f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}", result
+@pytest.fixture
+def finished_run(tmp_path, monkeypatch):
+    uri, _, result = _toy_run(tmp_path, monkeypatch, "ui-check")
+    return uri, result
 
 
 def test_mlflow_ui_shows_parent_children_datasets_and_confusion_matrix(tmp_path, finished_run):
@@ -122,3 +128,97 @@ def test_mlflow_ui_shows_parent_children_datasets_and_confusion_matrix(tmp_path,
             driver.quit()
         stop(server)
     assert (tmp_path / "runs-table.png").stat().st_size > 10_000
+
+
+def test_log_model_loads_back_and_predicts_the_same_logits(tmp_path, monkeypatch):
+    """``--log-model``: the fold's selected weights as an MLflow PyTorch model, signature and
+    input example included; ``mlflow.pytorch.load_model`` gives the same logits as the weights."""
+    import numpy as np
+    import torch
+    from mlflow.models import Model
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    import mlflow.pytorch
+    from bench.contract import ServingModel
+    from bench.paths import results_dir
+    from bench.registry import get_model_entry
+    from bench.train.loop import fill_data_fields
+
+    uri, store, result = _toy_run(tmp_path, monkeypatch, "log-model", epochs=1, folds=1, log_model=True)
+    fold = result.finished[0]
+    child = MlflowClient(uri).search_runs([MlflowClient(uri).get_experiment_by_name("log-model").experiment_id],
+                                          f"tags.mlflow.parentRunId = '{result.parent_run_id}'")[0]
+    model_uri = child.data.tags["bench.model_uri"]
+    with _use_tracking_uri(uri):
+        loaded = mlflow.pytorch.load_model(model_uri)
+        info = Model.load(model_uri)
+    names = [spec.name for spec in info.signature.inputs.inputs]
+    assert names == ["video", "video_mask", "flow", "flow_mask", "audio", "audio_mask"]
+    assert info.saved_input_example_info is not None
+
+    # The same weights, read back from the result cache (weights_only), predict the same logits.
+    config = fill_data_fields(get_model_entry("toy").config_class(), store)
+    net = get_model_entry("toy").model_class(config)
+    net.load_state_dict(torch.load(results_dir() / fold.cache_key / "model.pt", weights_only=True))
+    reference = ServingModel(net.eval(), fold.inference_head, tuple(names))
+    rng = np.random.default_rng(0)
+    inputs = [torch.from_numpy(rng.random((3, 4, 3, 16, 16), dtype=np.float32)), torch.ones(3, 4, dtype=torch.bool),
+              torch.from_numpy(rng.random((3, 3, 2, 16, 16), dtype=np.float32)), torch.ones(3, 3, dtype=torch.bool),
+              torch.from_numpy(rng.random((3, 20, 16), dtype=np.float32)), torch.ones(3, 20, dtype=torch.bool)]
+    with torch.no_grad():
+        assert torch.equal(loaded(*inputs), reference(*inputs))
+
+
+def test_system_metrics_are_logged_per_fold_and_can_be_turned_off(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from bench.train.toy import ToyModel
+
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")
+    forward = ToyModel.forward
+
+    def slow(self, batch):  # a fold long enough for a few one-second samples
+        if self.training:
+            time.sleep(0.4)
+        return forward(self, batch)
+
+    monkeypatch.setattr(ToyModel, "forward", slow)
+    keys = {}
+    for enabled in (True, False):
+        uri, _, result = _toy_run(tmp_path, monkeypatch, f"sysmetrics-{enabled}", epochs=3, folds=1, system_metrics=enabled,
+                                  overrides={"train.lr": 1e-2 if enabled else 2e-2})  # another config: trains again
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name(f"sysmetrics-{enabled}")
+        child = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'")[0]
+        keys[enabled] = {k for k in child.data.metrics if k.startswith("system/")}
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= keys[True]
+    assert keys[False] == set()
+
+
+def test_bench_ui_serves_on_loopback_and_stops_on_ctrl_c(tmp_path):
+    import signal
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "BENCH_HOME": str(tmp_path / "home")}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "ui", "--port", str(port)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        line = ""
+        deadline = time.time() + 120
+        while time.time() < deadline and "MLflow UI for" not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning" in line, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert response.status == 200
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -52,6 +52,7 @@ def run_command(
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow."),
     system_metrics: bool = typer.Option(True, "--system-metrics/--no-system-metrics",
                                         help="Log CPU / memory (and GPU) samples to each fold run."),
+    log_model: bool = typer.Option(False, "--log-model", help="Log each fold's selected weights as an MLflow PyTorch model."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train MODEL on each fold x seed; select on validation speakers; score test speakers once."""
@@ -77,6 +78,7 @@ def run_command(
         workers=workers,
         track=track,
         system_metrics=system_metrics,
+        log_model=log_model,
         console=console,
         options=parse_options(option),
     )

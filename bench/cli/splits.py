@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bench.cli import app
 from bench.cli.common import console
+from bench.cli.manifest import OPTION_HELP, parse_options
 
 
 @app.command("splits")
@@ -22,6 +23,7 @@ def splits_command(
     seed: int = typer.Option(0, "--seed", help="Seed of a generated k-fold scheme."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with the checksum) instead of a table."),
     list_only: bool = typer.Option(False, "--list", help="List the dataset's schemes and exit."),
+    option: list[str] = typer.Option(None, "--option", help=OPTION_HELP),
 ) -> None:
     """Print the train/val/test speakers (or sessions) of every fold of a split scheme."""
     from bench.data.corpora import CorpusWarning, build_manifest
@@ -35,7 +37,7 @@ def splits_command(
     if root is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CorpusWarning)
-            manifest = build_manifest(dataset, root)
+            manifest = build_manifest(dataset, root, **parse_options(option))
     result = get_scheme(dataset, scheme, manifest=manifest, k=k, seed=seed)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
