@@ -113,6 +113,7 @@ def ablate(
     test: str = "ttest",
     progress: bool = True,
     console=None,
+    executor=None,
     command: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> AblationResult:
@@ -154,7 +155,7 @@ def ablate(
     for variant in chosen:
         console.print(f"[bold]variant {escape(variant)}[/]: {escape(str(spec.variants[variant] or 'reference configuration'))}",
                       highlight=False)
-        results[variant] = run(model, dataset, folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant],
+        results[variant] = run(model, dataset, executor=executor, folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant],
                                tracking_uri=tracking_uri, device=device, progress=progress, store=store, split=split,
                                experiment_name=f"bench/{model}/{dataset}/ablation", console=console)
 

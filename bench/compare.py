@@ -188,6 +188,7 @@ def compare(
     test: str = "ttest",
     progress: bool = True,
     console=None,
+    executor=None,
     command: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> ComparisonResult:
@@ -225,7 +226,7 @@ def compare(
     results = {}
     for model in models:
         model_overrides = {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
-        results[model] = run(model, dataset, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
+        results[model] = run(model, dataset, executor=executor, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
                              device=device, progress=progress, store=store, split=split, console=console)
 
     task = next(iter(results.values())).resolved_config["model"]["task"]

@@ -20,30 +20,27 @@ feature store.
 
 Finished fold results are cached under ``results_dir()/<key>`` where the key hashes the model
 name, the resolved model and training configs (runtime-only fields excluded), the store key,
-the split checksum, the fold, the seed and :data:`RESULTS_SALT`; a re-run reuses them (a killed
+the split checksum, the fold, the seed and :data:`bench.study.cache.RESULTS_SALT`; a re-run reuses them (a killed
 run resumes where it stopped). Failed folds are not cached, so they are retried.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 from rich.markup import escape
 
-from bench.config import apply_overrides, load_toml, stable_hash, to_dict
+from bench.config import apply_overrides, load_toml, to_dict
 from bench.errors import ConfigError
 from bench.interrupt import terminate_as_interrupt
-from bench.paths import results_dir
+from bench.study.cache import fold_key
 from bench.train.result import FoldResult
 
-# Bump when a change to the training code should invalidate cached fold results.
-RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
 
 # Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
 # scope they apply to, applied in this order: "*" (any model, any device), a device kind
@@ -227,39 +224,6 @@ def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config
     return keys
 
 
-def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
-    """The cache key of one fold x seed: everything that determines its numbers."""
-    from bench.train.config import RUNTIME_FIELDS
-
-    train = {k: v for k, v in to_dict(train_config).items() if k not in RUNTIME_FIELDS}
-    return stable_hash(
-        {
-            "model": model,
-            "model_config": to_dict(model_config),
-            "train_config": train,
-            "store": store_key,
-            "split": split_checksum,
-            "fold": fold,
-            "seed": int(seed),
-            "salt": RESULTS_SALT,
-        },
-        length=24,
-    )
-
-
-def load_cached(key: str) -> FoldResult | None:
-    """The finished result stored under ``key``, or None (absent, or unreadable: retrain)."""
-    folder = results_dir() / key
-    if not (folder / "result.json").is_file():
-        return None
-    try:
-        result = FoldResult.load(folder)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    result.cache_key = key
-    return result if result.finished else None
-
-
 # -- data -----------------------------------------------------------------------------------
 def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[str, Any] | None = None,
                  workers: int = 1, progress: bool = True, say=print):
@@ -312,6 +276,8 @@ def run(
     options: dict[str, Any] | None = None,
     system_metrics: bool = True,
     log_model: bool = False,
+    jobs_in_parallel: int = 1,
+    executor=None,
 ) -> ExperimentResult:
     """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
 
@@ -321,6 +287,8 @@ def run(
     preparing features and the DataLoader workers. ``track=False`` skips MLflow;
     ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run;
     ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
+    ``jobs_in_parallel`` > 1 trains that many folds x seeds at once in worker processes;
+    ``executor`` (see :mod:`bench.study.executors`) picks any other executor, e.g. Ray.
     """
     from bench.registry import get_model_entry
     from bench.stats import aggregate
@@ -413,20 +381,40 @@ def run(
         highlight=False,
     )
 
+    from bench.study import Job, TrackingTarget, run_jobs
+
+    entry = get_model_entry(model)
+    target = (TrackingTarget(tracker.uri, tracker.experiment_id, parent_id, system_metrics, log_model)
+              if tracker is not None else None)
+    jobs = []
+    for fold in fold_list:
+        ids = fold.assign(store.manifest)
+        for seed in seeds:
+            jobs.append(Job(model, entry.model_class, entry.config_class, model_config, train_config, str(store.root),
+                            store.key, dataset, split.name, split.checksum, fold, ids, seed, str(device_obj),
+                            fold_key(model, model_config, train_config, store.key, split.checksum, fold.name, seed),
+                            target))
+    if executor is None:
+        from bench.study.executors import make_executor
+
+        executor = make_executor("serial", jobs_in_parallel)
+
     results: list[FoldResult] = []
     parent_status = "FAILED"
     try:
-        with terminate_as_interrupt(), _Progress(progress, console, len(fold_list) * len(seeds), train_config.epochs) as bar:
-            for fold in fold_list:
-                ids = fold.assign(store.manifest)
-                for seed in seeds:
-                    results.append(_run_one(model, model_config, train_config, store, split, fold, ids, seed,
-                                            device_obj, tracker, parent_id, bar, console, system_metrics,
-                                            log_model and track))
-                    bar.fold_done()
+        with terminate_as_interrupt(), _Progress(progress, console, len(jobs), train_config.epochs) as bar:
+            def done(index: int, job, fold_result: FoldResult) -> None:
+                bar.job_done(job, fold_result)
+                results.append(fold_result)
+
+            results = run_jobs(jobs, executor, on_done=done, on_epoch=bar.on_epoch)
         parent_status = "FINISHED" if any(r.finished for r in results) else "FAILED"
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is cached; the runs say KILLED
         parent_status = "KILLED"
+        if tracker is not None:  # runs of workers the executor stopped
+            from bench.tracking import reap_dead_runs
+
+            reap_dead_runs(tracker.client, [tracker.experiment_id])
         raise
     finally:
         aggregates = _ordered(aggregate(r.test for r in results if r.finished))
@@ -441,122 +429,6 @@ def run(
                               store.key, synthetic, protocol["protocol"], protocol["protocol_checksum"])
     print_summary(result, console)
     return result
-
-
-def fold_datasets(dataset: str, store, split, fold, ids: dict[str, list[str]]):
-    """The fold's train / validation / test sets as tracking records (speakers, clip counts).
-
-    The digest is the feature store's key, the split's checksum and the fold: equal digests
-    mean the very same clips, in any run of any model.
-    """
-    from bench.config import stable_hash
-    from bench.tracking import DatasetRecord
-
-    contexts = {"train": "training", "val": "validation", "test": "test"}
-    return [DatasetRecord(name=f"{dataset}-{fold.name}-{part}",
-                          digest=stable_hash({"store": store.key, "split": split.checksum, "fold": fold.name, "part": part}),
-                          source=str(store.root), context=contexts[part],
-                          profile={"clips": len(ids[part]), split.group_by + "s": list(getattr(fold, part)),
-                                   "scheme": split.name, "split_checksum": split.checksum, "store_key": store.key})
-            for part in ("train", "val", "test")]
-
-
-def _fold_description(model: str, dataset: str, split, fold, seed: int, ids, result: FoldResult | None) -> str:
-    """The fold run's description (Markdown): which speakers it tested, what it selected."""
-    group = split.group_by
-    lines = [f"**{model}** on **{dataset}**, fold **{fold.name}**, seed {seed}", "",
-             f"- split scheme `{split.name}` (sha256 `{split.checksum[:16]}…`)",
-             f"- test {group}s: {', '.join(map(str, fold.test))} ({len(ids['test'])} clips)",
-             f"- validation {group}s (epoch and head selection only): {', '.join(map(str, fold.val))} ({len(ids['val'])} clips)",
-             f"- training: {len(fold.train)} {group}s, {len(ids['train'])} clips"]
-    if result is not None and result.finished:
-        head = f", head `{result.inference_head}`" if result.inference_head else ""
-        lines.append(f"- selected epoch {result.best_epoch} of {len(result.history)}{head}"
-                     + (" (reused from the result cache)" if result.cached else ""))
-    elif result is not None:
-        lines.append(f"- failed: {result.error}")
-    return "\n".join(lines)
-
-
-def _run_one(model, model_config, train_config, store, split, fold_spec, ids, seed, device, tracker, parent_id, bar, console,
-             system_metrics: bool = True, log_model: bool = False) -> FoldResult:
-    """One fold x seed: from the cache, or trained (and then cached when it finished)."""
-    from bench.train.loop import fit_fold
-
-    fold = fold_spec.name
-    key = fold_key(model, model_config, train_config, store.key, split.checksum, fold, seed)
-    child = None
-    result = None
-    if tracker is not None:
-        child = tracker.start_run(f"{fold}-seed{seed}", {"fold": fold, "seed": seed, "cache_key": key}, parent_id=parent_id)
-        tracker.log_datasets(child, fold_datasets(store.meta.get("corpus", "data"), store, split, fold_spec, ids))
-    status = "FAILED"
-    metrics_context = tracker.system_metrics(child, system_metrics) if tracker is not None else contextlib.nullcontext()
-    try:
-        result = load_cached(key)
-        if result is not None:
-            bar.say(f"fold {fold} seed {seed}: reusing the cached result {key} (no training)")
-        else:
-            bar.start_fold(fold, seed)
-            def on_epoch(epoch: int, metrics: dict) -> None:
-                bar.on_epoch(epoch, metrics)
-                if tracker is not None:
-                    tracker.heartbeat(child, parent_id)
-
-            with metrics_context:
-                result = fit_fold(model, model_config, train_config, store, ids, seed=seed, device=device,
-                                  on_epoch=on_epoch, fold_name=fold)
-            result.cache_key = key
-            if result.finished:
-                result.save(results_dir() / key)
-            else:
-                bar.say(f"[red]{escape(result.error)}[/] (recorded as failed; the other folds go on)")
-        result.fold, result.seed = fold, seed
-        if tracker is not None and child is not None:
-            tracker.log_fold(child, result)
-            if log_model and result.finished:
-                _log_fold_model(tracker, child, model, model_config, store, ids, result, bar.say)
-        status = "FINISHED" if result.finished else "FAILED"
-        if result.finished:
-            head = f", head {result.inference_head}" if result.inference_head else ""
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in _ordered(result.test).items())
-            bar.say(f"fold {fold} seed {seed}: epoch {result.best_epoch}{head}: test {shown}")
-        return result
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        if tracker is not None and child is not None:
-            tracker.describe(child, _fold_description(model, str(store.meta.get("corpus", "")), split, fold_spec, seed, ids, result))
-            tracker.end_run(child, status)
-
-
-def _log_fold_model(tracker, run_id: str, model: str, model_config, store, ids, result: FoldResult, say) -> None:
-    """Log the fold's selected weights as an MLflow model (signature and example: 2 test clips)."""
-    import torch
-
-    from bench.contract import ServingModel
-    from bench.data.dataset import ClipDataset, make_loader, store_key_for, to_device
-    from bench.registry import get_model_entry
-    from bench.train.loop import store_targets
-
-    state = result.state_dict
-    cached = results_dir() / result.cache_key / "model.pt"
-    if state is None and cached.is_file():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-    if state is None:
-        say(f"fold {result.fold} seed {result.seed}: the cached result has no weights to log; "
-            "delete it (or change a setting) to retrain with --log-model")
-        return
-    net = get_model_entry(model).model_class(model_config)
-    net.load_state_dict(state)
-    net.eval()
-    arrays = {m: store_key_for(m, model_config) for m in net.required_inputs()}
-    clips = ClipDataset(store, ids["test"][:2], arrays, task=model_config.task, targets=store_targets(store))
-    batch = to_device(next(iter(make_loader(clips, 2, shuffle=False))), torch.device("cpu"))  # as the model sees it
-    names = tuple(k for m in net.required_inputs() for k in (m, f"{m}_mask"))
-    uri = tracker.log_model(run_id, ServingModel(net, result.inference_head, names), {k: batch[k].numpy() for k in names})
-    tracker.set_tags(run_id, {"bench.model_uri": uri})
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -633,16 +505,26 @@ class _Progress:
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
 
-    def start_fold(self, fold: str, seed: int) -> None:
+    def on_epoch(self, job, epoch: int, metrics: dict) -> None:
+        """An epoch of ``job`` ended (executors that run jobs in this process report them)."""
         if self.progress is not None:
-            self.progress.reset(self.epoch_task, total=self.epochs, description=f"fold {fold} seed {seed}")
-
-    def on_epoch(self, epoch: int, metrics: dict) -> None:
-        if self.progress is not None:
+            if job is not getattr(self, "current", None):
+                self.current = job
+                self.progress.reset(self.epoch_task, total=self.epochs, description=f"fold {job.fold.name} seed {job.seed}")
             self.progress.update(self.epoch_task, completed=epoch,
                                  description=f"epoch {epoch}: val selection {metrics.get('selection', float('nan')):.4f}")
 
-    def fold_done(self) -> None:
+    def job_done(self, job, result) -> None:
+        """One line per finished job, in finishing order (parallel executors finish out of order)."""
+        fold, seed = job.fold.name, job.seed
+        if result.cached:
+            self.say(f"fold {fold} seed {seed}: reusing the cached result {job.key} (no training)")
+        if result.finished:
+            head = f", head {result.inference_head}" if result.inference_head else ""
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in _ordered(result.test).items())
+            self.say(f"fold {fold} seed {seed}: epoch {result.best_epoch}{head}: test {shown}")
+        else:
+            self.say(f"[red]{escape(result.error)}[/] (recorded as failed; the other folds go on)")
         if self.progress is not None:
             self.progress.advance(self.folds)
             self.progress.update(self.epoch_task, completed=self.epochs)

@@ -283,6 +283,32 @@ class Tracker:
         self._beats: dict[str, float] = {}
         reap_dead_runs(self.client, [self.experiment_id], say=say)
 
+    @classmethod
+    def attach(cls, tracking_uri: str, experiment_id: str) -> "Tracker":
+        """A tracker for an experiment the driver opened (a worker's view: no reaping)."""
+        tracker = cls.__new__(cls)
+        tracker.uri, tracker.client, tracker.experiment_id = tracking_uri, make_client(tracking_uri), experiment_id
+        tracker._beats = {}
+        return tracker
+
+    def supersede(self, parent_id: str, cache_key: str) -> list[str]:
+        """End as KILLED the RUNNING runs of an earlier attempt at the same job.
+
+        An executor retries a job whose worker died (Ray does so by itself); the dead
+        attempt's run is marked KILLED when the new one starts, so the job ends with exactly
+        one finished run.
+        """
+        from mlflow.entities import ViewType
+
+        stale = self.client.search_runs(
+            [self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}' and tags.cache_key = '{cache_key}' "
+            "and attributes.status = 'RUNNING'", run_view_type=ViewType.ACTIVE_ONLY)
+        for run in stale:
+            self.client.set_tag(run.info.run_id, KILLED_REASON, f"superseded by a retry in process {os.getpid()} on "
+                                f"{platform.node()} (the earlier attempt's worker died)")
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+        return [r.info.run_id for r in stale]
+
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, name: str, tags: dict[str, str] | None = None, parent_id: str | None = None) -> str:
         tags = {**owner_tags(), **source_tags(), **{k: str(v) for k, v in (tags or {}).items()}}

@@ -15,7 +15,7 @@ import typer
 from bench.cli import app
 from bench.cli.common import console
 from bench.cli.manifest import OPTION_HELP, parse_options
-from bench.cli.run import parse_seeds
+from bench.cli.run import CPUS_PER_JOB, EXECUTOR, GPUS_PER_JOB, JOBS, RAY_ADDRESS, executor_from_options, parse_seeds
 from bench.errors import ConfigError
 
 
@@ -43,6 +43,11 @@ def compare_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/compare-<dataset>)."),
     test: str = typer.Option("ttest", "--test", help="Paired test over folds: ttest or wilcoxon."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    jobs: int = JOBS,
+    executor: str = EXECUTOR,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    cpus_per_job: float = CPUS_PER_JOB,
+    gpus_per_job: float = GPUS_PER_JOB,
 ) -> None:
     """Run what is missing for each model on the shared folds; write the comparison report."""
     from bench.compare import compare
@@ -54,7 +59,8 @@ def compare_command(
 
     compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None, study=study,
             common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
-            progress=progress, console=console)
+            progress=progress, console=console,
+            executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
 
 
 @app.command("ablate")
@@ -73,9 +79,15 @@ def ablate_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/ablation-<model>-<dataset>)."),
     test: str = typer.Option("ttest", "--test", help="Paired test over folds: ttest or wilcoxon."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    jobs: int = JOBS,
+    executor: str = EXECUTOR,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    cpus_per_job: float = CPUS_PER_JOB,
+    gpus_per_job: float = GPUS_PER_JOB,
 ) -> None:
     """Train each ablation variant on the same folds; write the ablation table and figures."""
     from bench.ablation import ablate
 
     ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None,
-           variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console)
+           variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,
+           executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))

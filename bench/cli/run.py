@@ -33,6 +33,21 @@ def parse_seeds(values: list[str] | None, extra: list[str] | None = None) -> lis
     return seeds or [0]
 
 
+# Where the folds x seeds run (bench.study.executors); shared by run, compare and ablate.
+JOBS = typer.Option(1, "--jobs", "-j", help="Folds x seeds trained at once, in worker processes on this machine.")
+EXECUTOR = typer.Option("serial", "--executor", help="serial (default; processes with --jobs N > 1), processes or ray.")
+RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local one).")
+CPUS_PER_JOB = typer.Option(1.0, "--cpus-per-job", help="CPUs a Ray job reserves.")
+GPUS_PER_JOB = typer.Option(0.0, "--gpus-per-job", help="GPUs a Ray job reserves (fractions share a GPU).")
+
+
+def executor_from_options(kind: str, jobs: int, ray_address: str | None, cpus_per_job: float, gpus_per_job: float):
+    """The executor the flags ask for (``bench.study.executors``)."""
+    from bench.study.executors import make_executor
+
+    return make_executor(kind, jobs, ray_address=ray_address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
+
+
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 def run_command(
     ctx: typer.Context,
@@ -53,6 +68,11 @@ def run_command(
     system_metrics: bool = typer.Option(True, "--system-metrics/--no-system-metrics",
                                         help="Log CPU / memory (and GPU) samples to each fold run."),
     log_model: bool = typer.Option(False, "--log-model", help="Log each fold's selected weights as an MLflow PyTorch model."),
+    jobs: int = JOBS,
+    executor: str = EXECUTOR,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    cpus_per_job: float = CPUS_PER_JOB,
+    gpus_per_job: float = GPUS_PER_JOB,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train MODEL on each fold x seed; select on validation speakers; score test speakers once."""
@@ -79,6 +99,7 @@ def run_command(
         track=track,
         system_metrics=system_metrics,
         log_model=log_model,
+        executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job),
         console=console,
         options=parse_options(option),
     )

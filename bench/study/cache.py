@@ -1,0 +1,57 @@
+"""The content-addressed result cache: a finished fold x seed is stored under the hash of
+everything that determines its numbers, and reused by any later study that asks for it.
+
+    <bench home>/results/<key>/  result.json, predictions.csv, history.csv (+ model.pt)
+
+Runtime-only settings (device, workers, where the weights are kept) are not in the key;
+:data:`RESULTS_SALT` is, so a change to the training code that changes numbers invalidates
+every cached result at once.
+"""
+
+from __future__ import annotations
+
+from bench.config import stable_hash, to_dict
+from bench.paths import results_dir
+from bench.train.result import FoldResult
+
+# Bump when a change to the training code should invalidate cached fold results.
+RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
+
+
+def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
+    """The cache key of one fold x seed: everything that determines its numbers."""
+    from bench.train.config import RUNTIME_FIELDS
+
+    train = {k: v for k, v in to_dict(train_config).items() if k not in RUNTIME_FIELDS}
+    return stable_hash(
+        {
+            "model": model,
+            "model_config": to_dict(model_config),
+            "train_config": train,
+            "store": store_key,
+            "split": split_checksum,
+            "fold": fold,
+            "seed": int(seed),
+            "salt": RESULTS_SALT,
+        },
+        length=24,
+    )
+
+
+def load_cached(key: str) -> FoldResult | None:
+    """The finished result stored under ``key``, or None (absent, or unreadable: retrain)."""
+    folder = results_dir() / key
+    if not (folder / "result.json").is_file():
+        return None
+    try:
+        result = FoldResult.load(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    result.cache_key = key
+    return result if result.finished else None
+
+
+def save_result(key: str, result: FoldResult) -> None:
+    """Cache a finished result (atomically: a killed process leaves the old one or none)."""
+    result.cache_key = key
+    result.save(results_dir() / key)

@@ -1,0 +1,101 @@
+"""Executors on this machine: serial (in this process) and N worker processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Callable
+
+from bench.errors import ConfigError
+from bench.study.grid import Job
+
+
+def free_cores() -> int:
+    """Cores this process may use (its CPU affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class SerialExecutor:
+    """Jobs one after another in this process; epoch progress is reported."""
+
+    name = "serial"
+
+    def run(self, jobs: list[Job], done: Callable, on_epoch=None) -> None:
+        from bench.study.runner import execute
+
+        for index, job in enumerate(jobs):
+            callback = (lambda epoch, metrics, job=job: on_epoch(job, epoch, metrics)) if on_epoch else None
+            done(index, execute(job, callback))
+
+
+def _worker_init() -> None:
+    """A worker leaves SIGINT to its driver (which stops it), so Ctrl-C prints one message."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _execute(job: Job):
+    from bench.interrupt import terminate_as_interrupt
+    from bench.study.runner import execute
+
+    with terminate_as_interrupt():  # SIGTERM from the driver ends the job's run as KILLED
+        return execute(job)
+
+
+class ProcessExecutor:
+    """``jobs`` worker processes on this machine, each with ``threads`` torch threads.
+
+    By default the cores this process may use are split evenly: two processes of one thread
+    beat one process of two threads for these model sizes, and never oversubscribe the
+    cores. Workers are started with ``spawn`` (no inherited CUDA or thread-pool state) and
+    live for the whole grid, so each opens the feature store once.
+    """
+
+    name = "processes"
+
+    def __init__(self, jobs: int, threads: int = 0):
+        if jobs < 1:
+            raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        self.threads = threads or max(1, free_cores() // jobs)
+
+    def run(self, jobs: list[Job], done: Callable, on_epoch=None) -> None:
+        jobs = [dataclasses.replace(job, threads=job.threads or self.threads) for job in jobs]
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs)) or 1, mp_context=mp.get_context("spawn"),
+                                   initializer=_worker_init)
+        pending = {pool.submit(_execute, job): index for index, job in enumerate(jobs)}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done(pending.pop(future), future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            for process in list(getattr(pool, "_processes", {}).values()):  # stop running jobs now
+                if process.is_alive():
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def make_executor(kind: str = "serial", jobs: int = 1, *, ray_address: str | None = None, cpus_per_job: float = 1.0,
+                  gpus_per_job: float = 0.0, threads: int = 0):
+    """An executor from the CLI's words: ``serial`` (``jobs`` > 1 means ``processes``),
+    ``processes`` or ``ray``."""
+    if kind == "ray":
+        from bench.study.executors.ray import RayExecutor
+
+        return RayExecutor(address=ray_address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, threads=threads)
+    if kind == "processes" or (kind == "serial" and jobs > 1):
+        return ProcessExecutor(jobs, threads=threads)
+    if kind == "serial":
+        return SerialExecutor()
+    raise ConfigError(f"--executor must be serial, processes or ray, got {kind!r}")
