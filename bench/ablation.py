@@ -121,7 +121,8 @@ def ablate(
 
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
     """
-    from bench.compare import command_line, primary_metric, provenance
+    from bench.provenance import command_line, provenance
+    from bench.train.config import default_metric
     from bench.experiment import open_dataset, run
     from bench.plots import plot_fold_scores
     from bench.reports import ReportBundle, pdflatex_available
@@ -130,7 +131,9 @@ def ablate(
     from bench.tables import ablation_table
 
     if console is None:
-        from bench.cli.common import console
+        from bench.console import default_console
+
+        console = default_console()
     spec = load_study(study or default_study(model))
     if spec.kind != "ablation":
         raise ConfigError(f"{spec.path}: bench ablate needs a study of kind 'ablation', got {spec.kind!r}")
@@ -161,7 +164,7 @@ def ablate(
 
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)
     task = results[spec.reference].resolved_config["model"]["task"]
-    metric = primary_metric(task)
+    metric = default_metric(task)
     metrics = [m for m in ("accuracy", "uar", "macro_f1", "ccc_mean") if m in set(tidy["metric"])]
     metrics += [f"pair_{name}" for name in spec.pairs]
     order = chosen + [f"head_{h}" for h in spec.heads] + [v for v in ZEROED_ROWS.values() if v in set(tidy[ROW_KEY])]

@@ -16,8 +16,6 @@ and the robustness bars; each is also logged to the model's MLflow parent run.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +25,8 @@ import pandas as pd
 from rich.markup import escape
 
 from bench.errors import ConfigError
+from bench.provenance import command_line, provenance
+from bench.train.config import default_metric
 from bench.io import ensure_writable
 from bench.paths import reports_dir, safe_name
 
@@ -37,34 +37,6 @@ class ComparisonResult:
     out_dir: Path
     paths: dict[str, Any] = field(default_factory=dict)  # "table", "robustness", figures -> {format: path}
     tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def primary_metric(task: str) -> str:
-    from bench.train.config import default_metric
-
-    return default_metric(task)
-
-
-def git_commit() -> str:
-    from bench.tracking import environment_info
-
-    return str(environment_info().get("git_commit", ""))
-
-
-def command_line() -> str:
-    """The command that is running, as a user would type it (for a report's index)."""
-    from bench.urls import redact_url
-
-    return "bench " + " ".join(shlex.quote(redact_url(a)) for a in sys.argv[1:])
-
-
-def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -> dict[str, str]:
-    """What a report's numbers come from: code, data, split and the MLflow runs."""
-    protocols = sorted({f"{r.protocol} (sha256 {r.protocol_checksum[:12]})" for r in runs.values() if getattr(r, "protocol", "")})
-    return {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
-            "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
-            **({"protocol": ", ".join(protocols)} if protocols else {}), **extra,
-            **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()}}
 
 
 def extras_frame(result) -> pd.DataFrame:
@@ -88,12 +60,7 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
 
 
 def _reported_rows(study) -> list:
-    from bench.tables import ReportedRow
-
-    rows = []
-    for row in getattr(study, "reported", []) or []:
-        rows.append(ReportedRow(model=row.model, values=row.metrics, citation=row.citation, note=row.note))
-    return rows
+    return list(getattr(study, "reported", []) or [])
 
 
 def _log_to_mlflow(result, paths: dict[str, Path], tracking_uri: str | None) -> None:
@@ -109,7 +76,8 @@ def _log_to_mlflow(result, paths: dict[str, Path], tracking_uri: str | None) -> 
 
 
 def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
-    """IFE attention maps of a trained DE-III fold (needs the fold's saved weights)."""
+    """The model's declared cross-modal attention maps (``AVModel.report_attention``) on a few
+    test clips of its first fold with saved weights; None when there is nothing to draw."""
     import torch
 
     from bench.data.dataset import ClipDataset, store_key_for, to_device
@@ -132,17 +100,19 @@ def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
         batch = to_device(dataset[list(range(len(ids)))], torch.device("cpu"))
         with torch.no_grad():
             output = model(batch)
-        a2v, v2a = output.attention.get("ife_audio"), output.attention.get("ife_video")
+        audio_key, video_key, _ = model.report_attention
+        a2v, v2a = output.attention.get(audio_key), output.attention.get(video_key)
         if a2v is None or v2a is None:
             return None
         return plot_attention(a2v.numpy(), v2a.numpy(), out_dir, stem, clip_names=ids,
-                              title=f"DE-III IFE attention, fold {fold_result.fold} (test clips)")
+                              title=f"{result.model} attention ({audio_key}, {video_key}), fold {fold_result.fold} (test clips)")
     return None
 
 
 def write_figures(results: dict[str, Any], tidy: pd.DataFrame, store, out_dir: Path, metric: str, tracking_uri: str | None, bundle) -> dict:
     """Confusion matrices, per-fold scores, learning curves and attention maps."""
     from bench.plots import plot_confusion, plot_fold_scores, plot_learning_curves
+    from bench.registry import get_model_entry
 
     figures = {}
     scores = plot_fold_scores(tidy[tidy["metric"] == metric], metric, out_dir, f"fold-scores-{metric}", kind="point")
@@ -160,11 +130,12 @@ def write_figures(results: dict[str, Any], tidy: pd.DataFrame, store, out_dir: P
         best = {f"{r.fold}/seed{r.seed}": r.best_epoch for r in finished}
         own["curves"] = plot_learning_curves(histories, out_dir, f"curves-{model}", val_metric=f"val_{metric}", best_epochs=best)
         bundle.figure(own["curves"], f"{model}: training loss and validation {metric} per epoch (selected epoch marked)")
-        if model == "deiii":
+        declared = get_model_entry(result.model).model_class.report_attention
+        if declared:
             maps = attention_figure(result, store, out_dir, f"attention-{model}")
             if maps:
                 own["attention"] = maps
-                bundle.figure(maps, "DE-III IFE attention weights (audio→video, video→audio), in the style of the paper's Figure 2")
+                bundle.figure(maps, declared[2])
         for name, paths in own.items():
             _log_to_mlflow(result, paths, tracking_uri)
             figures[f"{name}-{model}"] = paths
@@ -205,7 +176,9 @@ def compare(
     from bench.tables import comparison_table
 
     if console is None:
-        from bench.cli.common import console
+        from bench.console import default_console
+
+        console = default_console()
     spec = load_study(study) if study else None
     if spec is not None:
         models = list(models) or list(spec.models)
@@ -230,7 +203,7 @@ def compare(
                              device=device, progress=progress, store=store, split=split, console=console)
 
     task = next(iter(results.values())).resolved_config["model"]["task"]
-    metric = primary_metric(task)
+    metric = default_metric(task)
     tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
     title = f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
     bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results))

@@ -82,6 +82,10 @@ class AVModel(nn.Module):
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     registered_name: ClassVar[str] = ""
+    # Cross-modal attention a report may draw (audio->video map, video->audio map, caption),
+    # named as in ``ModelOutput.attention``; None: nothing to draw. Reports read this instead
+    # of knowing any model by name.
+    report_attention: ClassVar[tuple[str, str, str] | None] = None
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -52,22 +52,26 @@ def preset_scopes(model: str, device_kind: str) -> tuple[str, ...]:
     return ("*", device_kind, model, f"{model}/{device_kind}")
 
 
-def _synthetic_presets() -> dict[str, dict[str, Any]]:
-    from deiii.config import SMALL
-
-    return {
+# Model-agnostic presets; a model adds its own at registration (``dataset_presets``).
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "synthetic": {
         # Every model gets the same short schedule on the synthetic corpus on CPU (fair, and
         # it keeps `bench run --model deiii --folds 5` within minutes on 2 cores).
         "cpu": {"train.epochs": 20, "train.batch_size": 16, "train.scheduler": "cosine", "train.grad_clip": 1.0},
-        # DE-III at the paper's size trains at ~3 clips/s on a 2-core CPU: use its small
-        # preset, with a learning rate for 20 epochs instead of VAVL's 5e-5 over many more steps.
-        "deiii/cpu": {**SMALL, "train.lr": 1e-3},
-        # Keep DE-III's selected weights so reports can draw its IFE attention maps (Figure 2).
-        "deiii": {"train.save_state": True},
-    }
+    },
+}
 
 
-DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {"synthetic": _synthetic_presets()}
+def dataset_presets(model: str, dataset: str) -> dict[str, dict[str, Any]]:
+    """Every preset scope for ``model`` on ``dataset``: the framework's ("*", device kind) and
+    the model's own, under "<model>" and "<model>/<device kind>"."""
+    from bench.registry import get_model_entry
+
+    presets = dict(DATASET_PRESETS.get(dataset, {}))
+    for scope, values in get_model_entry(model).dataset_presets.get(dataset, {}).items():
+        presets[model if scope == "*" else f"{model}/{scope}"] = dict(values)
+    return presets
+
 
 SYNTHETIC_BANNER = "SYNTHETIC corpus — proves the machinery, not emotion recognition"
 
@@ -152,7 +156,7 @@ def resolve_configs(
     except ConfigError as exc:
         raise ConfigError(f"recipe of model {model!r}: {exc}") from None
 
-    preset = DATASET_PRESETS.get(dataset, {})
+    preset = dataset_presets(model, dataset)
     for scope in preset_scopes(model, device_kind):
         preset_model, preset_train = split_overrides(preset.get(scope, {}))
         train_config = apply_overrides(train_config, preset_train)
@@ -180,10 +184,6 @@ def resolve_configs(
     return model_config, train_config
 
 
-INPUT_FIELDS = {"video_input": ("features", "video_emb", "frames"), "flow_input": ("features", "flow_emb", "frames"),
-                "audio_input": ("features", "audio_emb", "logmel")}
-
-
 def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
     """Fit the model's *default* task and input kinds to what the store holds.
 
@@ -195,6 +195,7 @@ def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
     """
     from dataclasses import replace
 
+    from bench.data.fields import FEATURES, MODALITIES
     from bench.train.loop import store_labels
 
     changes = {}
@@ -204,9 +205,10 @@ def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
             changes["task"] = task
     if store.clip_ids:
         arrays = set(store.load(store.clip_ids[0]))
-        for field_name, (kind, array, raw) in INPUT_FIELDS.items():
-            if field_name not in explicit and getattr(model_config, field_name, None) == kind and array not in arrays:
-                changes[field_name] = raw
+        for m in MODALITIES.values():
+            if (m.kind_field not in explicit and getattr(model_config, m.kind_field, None) == FEATURES
+                    and m.features_array not in arrays):
+                changes[m.kind_field] = m.raw_kind
     if changes:
         notes.append(f"fitted the model's defaults to the feature store: {changes}")
         model_config = replace(model_config, **changes)
@@ -216,7 +218,7 @@ def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
 def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str) -> set[str]:
     """Model keys set by the user or a preset rather than left at the model's defaults."""
     keys = set(split_overrides(overrides)[0])
-    preset = DATASET_PRESETS.get(dataset, {})
+    preset = dataset_presets(model, dataset)
     for scope in preset_scopes(model, device_kind):
         keys |= set(split_overrides(preset.get(scope, {}))[0])
     if config is not None:
@@ -295,7 +297,9 @@ def run(
     from bench.train.loop import fill_data_fields, resolve_device
 
     if console is None:
-        from bench.cli.common import console
+        from bench.console import default_console
+
+        console = default_console()
     get_model_entry(model)  # unknown names fail before any data work
     seeds = [int(s) for s in seeds] or [0]
     if len(set(seeds)) != len(seeds):

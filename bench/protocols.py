@@ -222,26 +222,29 @@ def protocol_ref(dataset: str, scheme=None, options: Mapping[str, Any] | None = 
 
 
 @dataclass(frozen=True)
-class LiteratureRow:
-    """One published result, copied by hand from ``source`` (see ``literature.toml``)."""
+class ReportedRow:
+    """A result quoted from a paper: a ledger row, a study file's ``[[reported]]`` row, and
+    what a table's "reported" block prints (one concept, one class).
 
-    model: str  # as the paper names it
+    It stands beside measured rows only when ``protocol`` equals theirs; otherwise it sits in
+    its own block with its protocol named, never bolded or tested.
+    """
+
+    model: str  # as the paper names it, e.g. "Self-attention fusion (ia)"
+    values: Mapping[str, float]  # metric -> value as a fraction (0.8158), the measured rows' units
     citation: str  # authors, title, venue
-    dataset: str  # corpus (dataset name where we have an adapter)
-    protocol: str  # a shipped protocol id, or "unknown"
-    modality: str  # e.g. "audio-visual"
-    source: str  # where each number was read (URL / repository @ commit / file)
-    metrics: tuple[tuple[str, float], ...] = ()  # metric -> value as a fraction, e.g. ("accuracy", 0.8158)
+    std: Mapping[str, float] = dataclasses.field(default_factory=dict)  # reported std per metric, if any
     parameters: int | None = None  # parameter count as published
+    note: str = ""  # how it was obtained, how its protocol differs, caveats
+    protocol: str = ""  # a shipped protocol id; "" or "unknown" when not known
+    dataset: str = ""  # corpus (dataset name where we have an adapter)
+    modality: str = ""  # e.g. "audio-visual"
+    source: str = ""  # where each number was read (URL / repository @ commit / file)
     parameters_counted: int | None = None  # parameter count of the official code, counted (not published)
-    note: str = ""  # how it was obtained, caveats
 
-    def reported_row(self):
-        """The row as :class:`bench.tables.ReportedRow` (the table's "reported" block)."""
-        from bench.tables import ReportedRow
-
-        return ReportedRow(model=self.model, values=dict(self.metrics), citation=self.citation,
-                           parameters=self.parameters, note=self.note, protocol=self.protocol)
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return self.values
 
 
 _LEDGER_KEYS = {"model", "citation", "dataset", "protocol", "modality", "source", "parameters", "parameters_counted", "note"}
@@ -255,7 +258,7 @@ def literature_path() -> Path:
     return SHIPPED_STUDIES / LITERATURE_FILE
 
 
-def load_literature(path: str | Path | None = None) -> list[LiteratureRow]:
+def load_literature(path: str | Path | None = None) -> list[ReportedRow]:
     """Read and check the ledger; a row without a source, or with a number that is not a
     fraction, or naming a protocol that does not exist, is an error naming the row."""
     from bench.config import load_toml
@@ -281,17 +284,18 @@ def load_literature(path: str | Path | None = None) -> list[LiteratureRow]:
             low, high = _METRIC_RANGE.get(name, (-1.0, 1.0))
             if not low <= value <= high:
                 raise ConfigError(f"{where}: {name}={value} is outside [{low}, {high}]; give fractions (0.8158, not 81.58)")
-        rows.append(LiteratureRow(row["model"], row["citation"], row["dataset"], row["protocol"], row["modality"],
-                                  row["source"], tuple(sorted((k, float(v)) for k, v in metrics.items())),
-                                  row.get("parameters"), row.get("parameters_counted"), row.get("note", "")))
+        rows.append(ReportedRow(row["model"], {k: float(v) for k, v in sorted(metrics.items())}, row["citation"],
+                                parameters=row.get("parameters"), note=row.get("note", ""), protocol=row["protocol"],
+                                dataset=row["dataset"], modality=row["modality"], source=row["source"],
+                                parameters_counted=row.get("parameters_counted")))
     return rows
 
 
 def reported_rows(dataset: str, path: str | Path | None = None) -> list:
     """The ledger's rows for ``dataset`` that carry at least one score, as table rows; the table
     places those whose protocol equals the run's beside the measured rows."""
-    return [r.reported_row() for r in load_literature(path) if r.dataset == dataset and r.metrics]
+    return [r for r in load_literature(path) if r.dataset == dataset and r.values]
 
 
 __all__ = ["Protocol", "PROTOCOLS", "PROTOCOL_OPTIONS", "list_protocols", "get_protocol", "protocol_for", "protocol_ref",
-           "LiteratureRow", "load_literature", "reported_rows", "literature_path"]
+           "ReportedRow", "load_literature", "reported_rows", "literature_path"]

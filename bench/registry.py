@@ -35,6 +35,11 @@ class ModelEntry:
     recipe: Mapping[str, Any] = field(default_factory=dict)  # TrainConfig overrides
     paper: str = ""
     code: str = ""
+    # Named sets of config overrides the model ships (e.g. DE-III's "small"), and the ones it
+    # applies on a dataset: dataset -> scope ("*", or a device kind "cpu"/"cuda") -> overrides
+    # in ``--set`` form. The framework merges them with its model-agnostic dataset presets.
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    dataset_presets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -56,6 +61,8 @@ def register_model(
     recipe: Mapping[str, Any] | None = None,
     paper: str = "",
     code: str = "",
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+    dataset_presets: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> Callable[[type], type]:
     """Class decorator adding a model under ``name``."""
 
@@ -68,7 +75,8 @@ def register_model(
             )
         model_class.config_class = config_class
         model_class.registered_name = name
-        _REGISTRY[name] = ModelEntry(name, model_class, config_class, dict(recipe or {}), paper, code)
+        _REGISTRY[name] = ModelEntry(name, model_class, config_class, dict(recipe or {}), paper, code,
+                                     dict(presets or {}), dict(dataset_presets or {}))
         return model_class
 
     return decorator

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from bench.config import load_toml
 from bench.errors import ConfigError
+from bench.protocols import ReportedRow
 from bench.paths import safe_name
 
 STUDY_KINDS = ("comparison", "ablation", "sweep", "run")
@@ -40,17 +41,6 @@ STUDY_KINDS = ("comparison", "ablation", "sweep", "run")
 # ``bench sweep --model M`` and ``bench ablate --model M`` find them from any folder and in
 # an installed wheel; ``studies/`` at the repository root links to this folder.
 SHIPPED_STUDIES = Path(__file__).resolve().with_name("study_files")
-
-
-@dataclass
-class ReportedRow:
-    """A number quoted from a paper: shown in its own block, never compared with ours."""
-
-    model: str
-    citation: str
-    dataset: str
-    metrics: dict[str, float]
-    note: str = ""
 
 
 @dataclass
@@ -208,12 +198,19 @@ def load_study(path: str | Path) -> Study:
         merged = {**study.overrides.get(subject, {}), **flat}
         study.overrides[subject] = _check_overrides(subject, merged, f"{where} [model]/[train]")
 
-    for row in data.get("reported", []):
+    texts = ("model", "citation", "dataset", "note", "protocol", "modality", "source")
+    for i, row in enumerate(data.get("reported", []), start=1):
+        missing = [k for k in ("model", "citation") if k not in row]
+        if missing:
+            raise ConfigError(f"{where}: every [[reported]] row needs {missing[0]!r} (model and citation)")
         try:
-            metrics = {k: float(v) for k, v in row.items() if k not in ("model", "citation", "dataset", "note")}
-            study.reported.append(ReportedRow(row["model"], row["citation"], row.get("dataset", ""), metrics, row.get("note", "")))
-        except KeyError as exc:
-            raise ConfigError(f"{where}: every [[reported]] row needs {exc.args[0]!r} (model and citation)") from None
+            metrics = {k: float(v) for k, v in row.items() if k not in texts and k != "parameters"}
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: [[reported]] row {i} ({row['model']}): metric values must be numbers") from None
+        study.reported.append(ReportedRow(row["model"], metrics, row["citation"], parameters=row.get("parameters"),
+                                          note=row.get("note", ""), protocol=row.get("protocol", ""),
+                                          dataset=row.get("dataset", ""), modality=row.get("modality", ""),
+                                          source=row.get("source", "")))
 
     if kind == "ablation":
         variants = data.get("variants", {})

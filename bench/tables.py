@@ -36,6 +36,7 @@ import pandas as pd
 from bench import significance as sig
 from bench.errors import ConfigError
 from bench.io import write_text
+from bench.protocols import ReportedRow  # noqa: F401  (the reported block's rows; re-exported)
 
 # ---------------------------------------------------------------------------------------------
 # metric formatting
@@ -142,19 +143,6 @@ class Cell:
     bold: bool = False  # best in its column
     marker: str = ""  # significance marker, printed as a superscript ("†")
     note: str = ""  # footnote letter pointing at a citation ("a")
-
-
-@dataclass(frozen=True)
-class ReportedRow:
-    """Numbers from a paper, shown for context in their own block and never compared."""
-
-    model: str  # the model as the paper names it, e.g. "Self-attention fusion (ia)"
-    values: Mapping[str, float]  # metric -> value in the measured rows' units (fractions: 0.8158)
-    citation: str  # printed in the note, e.g. "Chumachenko et al., ICPR 2022"
-    std: Mapping[str, float] = field(default_factory=dict)  # optional reported std per metric
-    parameters: int | None = None  # parameter count if the paper (or its code) gives one
-    note: str = ""  # how its protocol differs, e.g. "own 5 folds; 15 frames at 224 px"
-    protocol: str = ""  # protocol id it was obtained under (bench.protocols), "" or "unknown" when not known
 
 
 @dataclass

@@ -27,7 +27,7 @@ def test_redact_url(url, shown):
 
 
 def test_source_tag_and_report_command_hide_the_password(monkeypatch):
-    from bench.compare import command_line
+    from bench.provenance import command_line
     from bench.tracking import source_tags
 
     monkeypatch.setattr(sys, "argv", ["/venv/bin/bench", "sweep", "--storage", "postgresql://bench:s3cret@db/optuna",

@@ -35,20 +35,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from bench.data.fields import store_key_for  # noqa: F401  (re-exported: the loader's view of the table)
 from bench.errors import ConfigError
 
 TARGET_NAMES = ("arousal", "valence", "dominance")
-
-
-def store_key_for(modality: str, config: Any) -> str:
-    """The store array that feeds batch key ``modality`` under a model config."""
-    if modality == "video":
-        return "frames" if getattr(config, "video_input", "frames") == "frames" else "video_emb"
-    if modality == "flow":
-        return "flow" if getattr(config, "flow_input", "frames") == "frames" else "flow_emb"
-    if modality == "audio":
-        return "audio" if getattr(config, "audio_input", "logmel") == "logmel" else "audio_emb"
-    raise ConfigError(f"unknown modality {modality!r}")
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -323,7 +313,7 @@ def make_loader(
     pin_memory: bool = False,
 ) -> torch.utils.data.DataLoader:
     """A DataLoader reading whole batches per call (see the module docstring)."""
-    from bench.train.seed import worker_init_fn
+    from bench.seed import worker_init_fn
 
     return torch.utils.data.DataLoader(
         dataset,

@@ -29,14 +29,15 @@ import torch
 
 from bench.config import to_dict
 from bench.contract import ModelConfig, count_parameters
-from bench.data.dataset import ClipDataset, make_loader, store_key_for, to_device
+from bench.data.dataset import ClipDataset, make_loader, to_device
+from bench.data.fields import MODALITIES, store_key_for, uses_features
 from bench.errors import BenchError, ConfigError
 from bench.registry import get_model_entry, resolve_config
 from bench.train.augment import augment_batch
 from bench.train.config import TrainConfig, higher_is_better, resolve_selection_metric
 from bench.train.metrics import classification_metrics, regression_metrics
 from bench.train.result import FoldResult
-from bench.train.seed import seed_everything
+from bench.seed import seed_everything
 
 __all__ = ["FoldResult", "NonFiniteLossError", "fit_fold", "fill_data_fields", "resolve_device"]
 
@@ -90,13 +91,10 @@ def fill_data_fields(config: ModelConfig, store) -> ModelConfig:
         changes["image_size"] = int(arrays["frames"].shape[-1])
     elif "flow" in arrays:
         changes["image_size"] = int(arrays["flow"].shape[-1])
-    audio_key = store_key_for("audio", config)
-    if audio_key in arrays:
-        changes["audio_dim"] = int(arrays[audio_key].shape[-1])
-    if config.video_input == "features" and "video_emb" in arrays:
-        changes["video_dim"] = int(arrays["video_emb"].shape[-1])
-    if config.flow_input == "features" and "flow_emb" in arrays:
-        changes["flow_dim"] = int(arrays["flow_emb"].shape[-1])
+    for m in MODALITIES.values():
+        array = store_key_for(m.name, config)
+        if array in arrays and (m.raw_sets_size or uses_features(m.name, config)):
+            changes[m.size_field] = int(arrays[array].shape[-1])
     known = {k: v for k, v in changes.items() if hasattr(config, k)}
     return replace(config, **known)
 

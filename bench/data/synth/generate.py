@@ -286,7 +286,7 @@ def _write_cremad_tables(root: Path, config: SynthConfig, rows: list[dict[str, o
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from bench.cli.common import console
+    from bench.console import default_console
 
     return Progress(
         TextColumn("[bold]synth[/]"),
@@ -294,7 +294,7 @@ def _progress(enabled: bool):
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=default_console(),
         disable=not enabled,
         transient=False,
     )
