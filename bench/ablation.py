@@ -123,6 +123,7 @@ def ablate(
     """
     from bench.provenance import command_line, provenance
     from bench.train.config import default_metric
+    from bench.train.metrics import METRICS
     from bench.experiment import open_dataset, run
     from bench.plots import plot_fold_scores
     from bench.reports import ReportBundle, pdflatex_available
@@ -165,7 +166,7 @@ def ablate(
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)
     task = results[spec.reference].resolved_config["model"]["task"]
     metric = default_metric(task)
-    metrics = [m for m in ("accuracy", "uar", "macro_f1", "ccc_mean") if m in set(tidy["metric"])]
+    metrics = [m.name for m in METRICS.values() if m.headline and m.name in set(tidy["metric"])]
     metrics += [f"pair_{name}" for name in spec.pairs]
     order = chosen + [f"head_{h}" for h in spec.heads] + [v for v in ZEROED_ROWS.values() if v in set(tidy[ROW_KEY])]
     descriptions = {**{v: ", ".join(f"{k}={val}" for k, val in spec.variants[v].items()) or "reference" for v in chosen},

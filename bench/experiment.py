@@ -436,13 +436,10 @@ def run(
 
 
 # -- output ---------------------------------------------------------------------------------
-METRIC_ORDER = ("accuracy", "uar", "macro_f1", "weighted_f1", "ccc_mean", "ccc_arousal", "ccc_valence", "ccc_dominance")
-
-
 def _ordered(metrics: dict) -> dict:
-    """Metrics in the order tables show them (the known ones first, then the rest by name)."""
-    rank = {name: i for i, name in enumerate(METRIC_ORDER)}
-    return {k: metrics[k] for k in sorted(metrics, key=lambda k: (rank.get(k, len(rank)), k))}
+    from bench.train.metrics import ordered
+
+    return ordered(metrics)
 
 
 def _tidy_frame(model: str, dataset: str, results: Iterable[FoldResult]) -> pd.DataFrame:

@@ -248,7 +248,6 @@ class ReportedRow:
 
 
 _LEDGER_KEYS = {"model", "citation", "dataset", "protocol", "modality", "source", "parameters", "parameters_counted", "note"}
-_METRIC_RANGE = {"accuracy": (0.0, 1.0), "uar": (0.0, 1.0), "macro_f1": (0.0, 1.0), "weighted_f1": (0.0, 1.0)}
 
 
 def literature_path() -> Path:
@@ -262,6 +261,7 @@ def load_literature(path: str | Path | None = None) -> list[ReportedRow]:
     """Read and check the ledger; a row without a source, or with a number that is not a
     fraction, or naming a protocol that does not exist, is an error naming the row."""
     from bench.config import load_toml
+    from bench.train.metrics import METRICS
 
     path = Path(path) if path else literature_path()
     data = load_toml(path)
@@ -281,7 +281,8 @@ def load_literature(path: str | Path | None = None) -> list[ReportedRow]:
                 raise ConfigError(f"{where}: {name!r} is not a metric defined in [metrics] ({sorted(metrics_defined)})")
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
-            low, high = _METRIC_RANGE.get(name, (-1.0, 1.0))
+            known = METRICS.get(name)
+            low, high = (known.low, known.high) if known else (-1.0, 1.0)
             if not low <= value <= high:
                 raise ConfigError(f"{where}: {name}={value} is outside [{low}, {high}]; give fractions (0.8158, not 81.58)")
         rows.append(ReportedRow(row["model"], {k: float(v) for k, v in sorted(metrics.items())}, row["citation"],

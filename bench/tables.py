@@ -37,25 +37,13 @@ from bench import significance as sig
 from bench.errors import ConfigError
 from bench.io import write_text
 from bench.protocols import ReportedRow  # noqa: F401  (the reported block's rows; re-exported)
+from bench.train.metrics import METRICS
 
 # ---------------------------------------------------------------------------------------------
 # metric formatting
 
-PERCENT_METRICS = ("accuracy", "uar", "macro_f1", "weighted_f1")
-METRIC_ORDER = (
-    "accuracy", "uar", "macro_f1", "weighted_f1",
-    "ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean",
-)  # fmt: skip
-METRIC_LABELS = {
-    "accuracy": "Acc. (%)",
-    "uar": "UAR (%)",
-    "macro_f1": "Macro-F1 (%)",
-    "weighted_f1": "W-F1 (%)",
-    "ccc_arousal": "CCC-A",
-    "ccc_valence": "CCC-V",
-    "ccc_dominance": "CCC-D",
-    "ccc_mean": "CCC (mean)",
-}
+# The order, labels and scales of the known metrics: bench.train.metrics.METRICS.
+METRIC_ORDER = tuple(METRICS)
 # Metrics in a tidy frame that are model properties, not scores: they become the extra columns.
 PARAMETER_METRICS = ("parameters", "params")
 LATENCY_METRICS = ("inference_ms_per_clip", "inference_ms")
@@ -98,10 +86,12 @@ def metric_format(metric: str) -> MetricFormat:
         fmt = metric_format(base)
         unit = " (%)" if fmt.scale == 100.0 else ""
         return MetricFormat(condition.replace("_", " ") + unit, fmt.scale, fmt.decimals)
-    label = METRIC_LABELS.get(metric, metric)
-    if metric in PERCENT_METRICS or metric.endswith("_f1") or metric.startswith("acc"):
-        return MetricFormat(label if metric in METRIC_LABELS else f"{metric} (%)", 100.0, 1)
-    return MetricFormat(label, 1.0, 3)
+    known = METRICS.get(metric)
+    if known is not None:
+        return MetricFormat(known.label, known.scale, known.decimals)
+    if metric.endswith("_f1") or metric.startswith("acc"):  # a score of the same kind, e.g. acc_top2
+        return MetricFormat(f"{metric} (%)", 100.0, 1)
+    return MetricFormat(metric, 1.0, 3)
 
 
 def _rounded(value: float, fmt: MetricFormat) -> float:

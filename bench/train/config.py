@@ -73,8 +73,10 @@ class TrainConfig:
 
 
 def default_metric(task: str) -> str:
-    """The headline metric of a task: UAR for classes, mean CCC for continuous targets."""
-    return "uar" if task == "classification" else "ccc_mean"
+    """The headline metric of a task (:data:`bench.train.metrics.METRICS` marks it)."""
+    from bench.train.metrics import primary_metric
+
+    return primary_metric(task)
 
 
 def resolve_selection_metric(config: TrainConfig, task: str) -> str:
@@ -85,4 +87,6 @@ def resolve_selection_metric(config: TrainConfig, task: str) -> str:
 
 
 def higher_is_better(metric: str) -> bool:
-    return not metric.startswith("loss")
+    from bench.train.metrics import higher_is_better as better
+
+    return better(metric)

@@ -12,12 +12,62 @@ population variances (as :func:`bench.nn.losses.ccc`), and their mean ``ccc_mean
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
-CLASSIFICATION_METRICS = ("accuracy", "uar", "macro_f1", "weighted_f1")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What one score is: how it is printed, which way is better, its range and task.
+
+    The one table of metrics (:data:`METRICS`, in the order tables show them): the trainer's
+    selection, run summaries, tables, figures and the ledger of reported results read it.
+    """
+
+    name: str
+    label: str  # column header
+    task: str  # "classification" or "regression"
+    scale: float = 1.0  # multiply the stored value by this before printing (100: percent)
+    decimals: int = 3  # digits after the point, as printed
+    higher_is_better: bool = True
+    low: float = 0.0  # the values it can take
+    high: float = 1.0
+    headline: bool = False  # a column of compact tables (ablation)
+    primary: bool = False  # the task's headline metric (selection default, figures)
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("accuracy", "Acc. (%)", "classification", 100.0, 1, headline=True),
+    Metric("uar", "UAR (%)", "classification", 100.0, 1, headline=True, primary=True),
+    Metric("macro_f1", "Macro-F1 (%)", "classification", 100.0, 1, headline=True),
+    Metric("weighted_f1", "W-F1 (%)", "classification", 100.0, 1),
+    Metric("ccc_arousal", "CCC-A", "regression", low=-1.0),
+    Metric("ccc_valence", "CCC-V", "regression", low=-1.0),
+    Metric("ccc_dominance", "CCC-D", "regression", low=-1.0),
+    Metric("ccc_mean", "CCC (mean)", "regression", low=-1.0, headline=True, primary=True),
+)}
+CLASSIFICATION_METRICS = tuple(m.name for m in METRICS.values() if m.task == "classification")
+
+
+def primary_metric(task: str) -> str:
+    """The headline metric of a task: UAR for classes, mean CCC for continuous targets."""
+    return next(m.name for m in METRICS.values() if m.task == task and m.primary)
+
+
+def higher_is_better(metric: str) -> bool:
+    """Known metrics say; a name starting with "loss" is minimised, anything else maximised."""
+    known = METRICS.get(metric)
+    return known.higher_is_better if known else not metric.startswith("loss")
+
+
+def ordered(metrics: dict) -> dict:
+    """``metrics`` in the table's order (the known ones first, then the rest by name)."""
+    rank = {name: i for i, name in enumerate(METRICS)}
+    return {k: metrics[k] for k in sorted(metrics, key=lambda k: (rank.get(k, len(rank)), k))}
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
