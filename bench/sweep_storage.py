@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import optuna
@@ -22,7 +23,7 @@ from optuna.trial import TrialState
 
 from bench.errors import ConfigError
 from bench.paths import bench_home
-from bench.urls import require_driver  # noqa: F401  (re-exported: the storage's driver check)
+from bench.urls import database_url, require_driver  # noqa: F401  (require_driver re-exported: the storage's driver check)
 
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
@@ -36,7 +37,7 @@ def default_storage_url() -> str:
 
 def open_storage(url: str | None):
     """``None`` or ``journal:<path>`` -> journal file storage; anything else -> RDBStorage."""
-    url = url or default_storage_url()
+    url = database_url(url or default_storage_url())
     require_driver(url, "--storage")
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
@@ -45,12 +46,22 @@ def open_storage(url: str | None):
         path = Path(url[len("journal:"):])
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
-    return optuna.storages.RDBStorage(
-        url,
-        heartbeat_interval=HEARTBEAT_SECONDS,
-        grace_period=GRACE_SECONDS,
-        engine_kwargs={"pool_pre_ping": True},
-    )
+    import sqlalchemy.exc
+
+    try:
+        with warnings.catch_warnings():  # heartbeats are what we want; Optuna calls them experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                engine_kwargs={"pool_pre_ping": True},
+            )
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # unreachable server, wrong password, no such database
+        from bench.urls import redact_text, redact_url
+
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"--storage {redact_url(url)}: cannot open the database: {redact_text(reason, url)}") from None
 
 
 def mark_owner(trial: optuna.Trial) -> None:

@@ -233,8 +233,9 @@ def make_client(tracking_uri: str | None = None):
     from bench.paths import default_tracking_uri
 
     uri = tracking_uri or default_tracking_uri()
-    from bench.urls import require_driver
+    from bench.urls import database_url, require_driver
 
+    uri = database_url(uri)
     require_driver(uri, "--tracking-uri")
     with _creation_lock(uri):
         client = MlflowClient(tracking_uri=uri)

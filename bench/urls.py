@@ -58,6 +58,19 @@ DRIVERS = {
 }
 
 
+def database_url(url: str) -> str:
+    """``postgresql://…`` with the driver this project installs spelled out (psycopg2).
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3, which the ``postgres`` extra
+    does not install; naming the driver keeps the README's URLs working. A URL that names its
+    driver (``postgresql+psycopg://``) is left as it is.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
 def require_driver(url: str | None, where: str) -> None:
     """Raise a ConfigError naming the package to install when ``url`` needs a missing DB driver.
 

@@ -52,3 +52,29 @@ def test_sweep_parent_run_logs_the_storage_redacted(tmp_path, monkeypatch):
     run_id = create_sweep_parent_run(settings, study)
     params = MlflowClient(uri).get_run(run_id).data.params
     assert params["storage"] == "postgresql://bench:***@db/optuna"
+
+
+def test_bare_postgresql_urls_name_the_installed_driver():
+    from bench.urls import database_url
+
+    assert database_url("postgresql://bench@db/optuna") == "postgresql+psycopg2://bench@db/optuna"
+    assert database_url("postgres://bench@db/optuna") == "postgresql+psycopg2://bench@db/optuna"
+    assert database_url("postgresql+psycopg://bench@db/optuna") == "postgresql+psycopg://bench@db/optuna"
+    assert database_url("sqlite:////x.db") == "sqlite:////x.db"
+
+
+def test_unreachable_storage_is_one_clear_error_without_the_password():
+    import socket
+
+    pytest.importorskip("psycopg2")
+    from bench.errors import ConfigError
+    from bench.sweep_storage import open_storage
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConfigError) as info:
+        open_storage(f"postgresql://bench:s3cret@127.0.0.1:{port}/optuna")
+    text = str(info.value)
+    assert text.startswith(f"--storage postgresql+psycopg2://bench:***@127.0.0.1:{port}/optuna: cannot open the database: ")
+    assert "s3cret" not in text and "refused" in text.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import sys
+import warnings
 
 from rich.console import Console
 from rich.text import Text
@@ -59,6 +60,11 @@ def _interruptible(callback):
     return wrapper
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one plain line (``warning: ...``), not Python's file:line and source echo."""
+    err_console.print(Text.assemble(("warning: ", "yellow"), str(message)), highlight=False, soft_wrap=True)
+
+
 def run_app(app) -> None:
     """Run the typer app; an error the user can fix prints one message (no traceback), exit 2.
 
@@ -69,6 +75,7 @@ def run_app(app) -> None:
 
     for command in app.registered_commands:
         command.callback = _interruptible(command.callback)
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except (BenchError, OSError) as exc:

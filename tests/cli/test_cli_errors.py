@@ -88,3 +88,28 @@ def test_a_bad_setting_fails_before_any_corpus_is_generated(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip() == "error: train.epochs must be at least 1, got 0"
     assert not (tmp_path / "home" / "corpora").exists()
+
+
+def test_warnings_print_as_one_plain_line(capsys):
+    import warnings
+
+    old = sys.argv
+    sys.argv = ["bench", "go"]
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.command()
+    def go() -> None:
+        warnings.warn("corpus: 3 unrecognised files: a[1].wav", UserWarning)
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    try:
+        with warnings.catch_warnings(), pytest.raises(SystemExit) as info:
+            warnings.simplefilter("always")
+            run_app(app)
+    finally:
+        sys.argv = old
+    assert info.value.code == 0
+    assert capsys.readouterr().err.strip() == "warning: corpus: 3 unrecognised files: a[1].wav"

@@ -170,8 +170,8 @@ def build(root: Path, options: MspImprovOptions, report: Report) -> Manifest:
     if options.label_source == "file":
         if not options.labels:
             raise ConfigError(
-                "mspimprov: labels are not in the file names; pass labels=<CSV> (clip_id/FileName, label, "
-                "arousal, valence, dominance) or label_source='target' for the acted target emotion"
+                "mspimprov: labels are not in the file names; pass --option labels=<CSV> (clip_id/FileName, label, "
+                "arousal, valence, dominance) or --option label_source=target for the acted target emotion"
             )
         label_path = Path(options.labels).expanduser()
         label_path = label_path if label_path.is_absolute() else (Path.cwd() / label_path)
