@@ -59,8 +59,14 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
     return pd.DataFrame(rows)
 
 
-def _reported_rows(study) -> list:
-    return list(getattr(study, "reported", []) or [])
+def _reported_rows(study, dataset: str) -> list:
+    """The study's ``[[reported]]`` rows, then the ledger's rows for ``dataset`` (studies/
+    literature.toml) for models the study does not already quote."""
+    from bench.protocols import reported_rows
+
+    rows = list(getattr(study, "reported", []) or [])
+    quoted = {r.model for r in rows}
+    return rows + [r for r in reported_rows(dataset) if r.model not in quoted]
 
 
 def _log_to_mlflow(result, paths: dict[str, Path], tracking_uri: str | None) -> None:
@@ -211,7 +217,7 @@ def compare(
     from bench.protocols import protocol_for
 
     protocol = protocol_for(dataset, split, options)  # named in the caption; same-protocol reported rows join ours
-    table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec), test=test,
+    table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec, dataset), test=test,
                              synthetic=synthetic, label=f"tab:compare-{dataset}",
                              protocol=protocol.id, protocol_checksum=protocol.checksum)
     paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())

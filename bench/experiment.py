@@ -397,7 +397,7 @@ def run(
             jobs.append(Job(model, entry.model_class, entry.config_class, model_config, train_config, str(store.root),
                             store.key, dataset, split.name, split.checksum, fold, ids, seed, str(device_obj),
                             fold_key(model, model_config, train_config, store.key, split.checksum, fold.name, seed),
-                            target))
+                            target, protocol=protocol["protocol"]))
     if executor is None:
         from bench.study.executors import make_executor
 

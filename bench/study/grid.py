@@ -43,6 +43,7 @@ class Job:
     key: str = ""  # the result cache key (everything that determines the numbers)
     tracking: TrackingTarget | None = None
     threads: int = 0  # torch threads for this job; 0 = leave as the process has them
+    protocol: str = ""  # bench.protocols id of the run (tagged on the job's MLflow run)
 
     @property
     def label(self) -> str:

@@ -141,7 +141,8 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
     if tracker is not None:
         tracker.supersede(job.tracking.parent_run_id, job.key)  # a retried job's earlier, dead attempt
         child = tracker.start_run(f"{job.fold.name}-seed{job.seed}", {"fold": job.fold.name, "seed": job.seed,
-                                                                       "cache_key": job.key, "model": job.model},
+                                                                       "cache_key": job.key, "model": job.model,
+                                                                       **({"protocol": job.protocol} if job.protocol else {})},
                                   parent_id=job.tracking.parent_run_id)
         tracker.log_datasets(child, fold_datasets(job, store))
     try:
