@@ -37,7 +37,7 @@ def default_storage_url() -> str:
 
 def open_storage(url: str | None):
     """``None`` or ``journal:<path>`` -> journal file storage; anything else -> RDBStorage."""
-    url = database_url(url or default_storage_url())
+    url = url or default_storage_url()
     require_driver(url, "--storage")
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
@@ -52,7 +52,7 @@ def open_storage(url: str | None):
         with warnings.catch_warnings():  # heartbeats are what we want; Optuna calls them experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url,
+                database_url(url),
                 heartbeat_interval=HEARTBEAT_SECONDS,
                 grace_period=GRACE_SECONDS,
                 engine_kwargs={"pool_pre_ping": True},

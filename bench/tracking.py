@@ -235,10 +235,9 @@ def make_client(tracking_uri: str | None = None):
     uri = tracking_uri or default_tracking_uri()
     from bench.urls import database_url, require_driver
 
-    uri = database_url(uri)
     require_driver(uri, "--tracking-uri")
     with _creation_lock(uri):
-        client = MlflowClient(tracking_uri=uri)
+        client = MlflowClient(tracking_uri=database_url(uri))
         if uri.startswith("sqlite:"):
             client.search_experiments(max_results=1)  # creates and migrates the schema now
     return client

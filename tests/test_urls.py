@@ -76,5 +76,5 @@ def test_unreachable_storage_is_one_clear_error_without_the_password():
     with pytest.raises(ConfigError) as info:
         open_storage(f"postgresql://bench:s3cret@127.0.0.1:{port}/optuna")
     text = str(info.value)
-    assert text.startswith(f"--storage postgresql+psycopg2://bench:***@127.0.0.1:{port}/optuna: cannot open the database: ")
+    assert text.startswith(f"--storage postgresql://bench:***@127.0.0.1:{port}/optuna: cannot open the database: ")
     assert "s3cret" not in text and "refused" in text.lower()
