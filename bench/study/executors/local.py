@@ -72,7 +72,9 @@ class ProcessExecutor:
         pending = {pool.submit(_execute, job): index for index, job in enumerate(jobs)}
         try:
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # A timeout, so that Ctrl-C / SIGTERM (delivered to this thread) act at once
+                # instead of after the next job finishes.
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
                     done(pending.pop(future), future.result())
         except BaseException:
