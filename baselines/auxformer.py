@@ -56,11 +56,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
 from bench.errors import ConfigError
 from bench.nn.attention import safe_key_mask
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
-from bench.registry import register_model
+from bench.models.registry import register_model
 
 
 @dataclass

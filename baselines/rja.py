@@ -67,11 +67,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
 from bench.errors import ConfigError
 from bench.nn.frontends import build_audio_frontend
 from bench.nn.losses import ccc, head_loss
-from bench.registry import register_model
+from bench.models.registry import register_model
 
 
 @dataclass

@@ -54,10 +54,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.efficientface import EfficientFace, official_key_map, rename_official
-from bench.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
 from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
-from bench.registry import register_model
+from bench.models.registry import register_model
 
 PAPER = (
     "K. Chumachenko, A. Iosifidis, M. Gabbouj. Self-attention fusion for audiovisual emotion "

@@ -11,10 +11,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "register_model": "bench.registry",
-    "create_model": "bench.registry",
-    "list_models": "bench.registry",
-    "get_model_entry": "bench.registry",
+    "register_model": "bench.models.registry",
+    "create_model": "bench.models.registry",
+    "list_models": "bench.models.registry",
+    "get_model_entry": "bench.models.registry",
 }
 
 

@@ -12,16 +12,12 @@ recognition). For each fold x seed the model trains on the training speakers, se
 epoch (and head) on the validation speakers and scores the test speakers once
 (:func:`bench.train.loop.fit_fold`).
 
-Configuration, lowest precedence first: the model's config defaults; the model's registry
-recipe (its paper's training settings); ``DATASET_PRESETS`` for the dataset; the study file
-(``--config``: ``[model]`` and ``[train]`` tables); the ``overrides`` (``--set``; training
-keys under ``train.``). Data fields of the model config (task, classes, sizes) come from the
-feature store.
-
-Finished fold results are cached under ``results_dir()/<key>`` where the key hashes the model
-name, the resolved model and training configs (runtime-only fields excluded), the store key,
-the split checksum, the fold, the seed and :data:`bench.study.cache.RESULTS_SALT`; a re-run reuses them (a killed
-run resumes where it stopped). Failed folds are not cached, so they are retried.
+Configuration is resolved once per run by :mod:`bench.study.resolve` (recipe, dataset
+presets, study file, overrides; which layer set each key is logged as ``config_layers.json``).
+The run is a grid of jobs (folds x seeds) handed to an executor (:mod:`bench.study`): serial
+by default, ``jobs_in_parallel`` worker processes, or Ray. Finished results are cached by a
+key of everything that determines their numbers (:mod:`bench.study.cache`); a re-run reuses
+them (a killed run resumes where it stopped); failed folds are not cached, so they retry.
 """
 
 from __future__ import annotations
@@ -35,42 +31,12 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from rich.markup import escape
 
-from bench.config import apply_overrides, load_toml, to_dict
+from bench.config import apply_overrides, to_dict
 from bench.errors import ConfigError
 from bench.interrupt import terminate_as_interrupt
 from bench.study.cache import fold_key
+from bench.study.resolve import adapt_to_store, explicit_model_keys, resolve_configs
 from bench.train.result import FoldResult
-
-
-# Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
-# scope they apply to, applied in this order: "*" (any model, any device), a device kind
-# ("cpu", "cuda"), a model name ("deiii") and "model/device" ("deiii/cpu"). Model keys a model
-# does not have are skipped (and reported). Every applied preset is printed and logged with
-# the resolved config, so no table hides it.
-def preset_scopes(model: str, device_kind: str) -> tuple[str, ...]:
-    """The ``DATASET_PRESETS`` scopes that apply to a run, lowest precedence first."""
-    return ("*", device_kind, model, f"{model}/{device_kind}")
-
-
-# Model-agnostic presets; a model adds its own at registration (``dataset_presets``).
-DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "synthetic": {
-        # Every model gets the same short schedule on the synthetic corpus on CPU (fair, and
-        # it keeps `bench run --model deiii --folds 5` within minutes on 2 cores).
-        "cpu": {"train.epochs": 20, "train.batch_size": 16, "train.scheduler": "cosine", "train.grad_clip": 1.0},
-    },
-}
-
-
-def dataset_presets(model: str, dataset: str) -> dict[str, dict[str, Any]]:
-    """Every preset scope for ``model`` on ``dataset``: the framework's ("*", device kind) and
-    the model's own, under "<model>" and "<model>/<device kind>"."""
-    from bench.registry import get_model_entry
-
-    presets = dict(DATASET_PRESETS.get(dataset, {}))
-    for scope, values in get_model_entry(model).dataset_presets.get(dataset, {}).items():
-        presets[model if scope == "*" else f"{model}/{scope}"] = dict(values)
-    return presets
 
 
 SYNTHETIC_BANNER = "SYNTHETIC corpus — proves the machinery, not emotion recognition"
@@ -107,152 +73,6 @@ class ExperimentResult:
             for k, v in r.test.items()
         ]
         return pd.DataFrame(rows, columns=["model", "dataset", "fold", "seed", "metric", "value"])
-
-
-# -- configuration --------------------------------------------------------------------------
-def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``{"d": 1, "train.lr": 2}`` -> ``({"d": 1}, {"lr": 2})``."""
-    model, train = {}, {}
-    for key, value in (overrides or {}).items():
-        if key.startswith("train."):
-            train[key[len("train."):]] = value
-        else:
-            model[key] = value
-    return model, train
-
-
-def read_study_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """``[model]``, ``[train]`` and ``[study]`` tables of a study file (data only)."""
-    data = load_toml(path)
-    unknown = sorted(set(data) - {"model", "train", "study"})
-    if unknown:
-        raise ConfigError(f"{path}: bench run reads only [model], [train] (and [study]) tables, found {unknown}")
-    for table in ("model", "train", "study"):
-        if not isinstance(data.get(table, {}), dict):
-            raise ConfigError(f"{path}: [{table}] must be a table")
-    return dict(data.get("model", {})), dict(data.get("train", {})), dict(data.get("study", {}))
-
-
-def resolve_configs(
-    model: str,
-    dataset: str,
-    *,
-    overrides: dict[str, Any] | None = None,
-    config: str | Path | None = None,
-    device_kind: str = "cpu",
-    notes: list[str] | None = None,
-):
-    """The model config and TrainConfig after recipe, dataset preset, study file and overrides."""
-    from bench.registry import get_model_entry
-    from bench.train.config import TrainConfig
-
-    notes = notes if notes is not None else []
-    entry = get_model_entry(model)
-    model_config = entry.config_class()
-    recipe_model, recipe_train = split_overrides(dict(entry.recipe))
-    recipe_train.update(recipe_model)  # a recipe is training settings, with or without "train."
-    try:
-        train_config = apply_overrides(TrainConfig(), recipe_train)
-    except ConfigError as exc:
-        raise ConfigError(f"recipe of model {model!r}: {exc}") from None
-
-    preset = dataset_presets(model, dataset)
-    for scope in preset_scopes(model, device_kind):
-        preset_model, preset_train = split_overrides(preset.get(scope, {}))
-        train_config = apply_overrides(train_config, preset_train)
-        for key, value in preset_model.items():
-            try:
-                model_config = apply_overrides(model_config, {key: value})
-            except ConfigError:
-                notes.append(f"dataset preset {dataset}/{scope}: {key!r} does not apply to model {model!r}; skipped")
-        if preset.get(scope):
-            notes.append(f"dataset preset {dataset}/{scope} applied: {preset[scope]}")
-
-    if config is not None:
-        study_model, study_train, study = read_study_config(config)
-        if study.get("model") and study["model"] != model:
-            notes.append(f"{config}: written for model {study['model']!r}, used for {model!r}")
-        try:
-            model_config = apply_overrides(model_config, study_model)
-            train_config = apply_overrides(train_config, study_train)
-        except ConfigError as exc:
-            raise ConfigError(f"{config}: {exc}") from None
-
-    set_model, set_train = split_overrides(overrides)
-    model_config = apply_overrides(model_config, set_model)
-    train_config = apply_overrides(train_config, set_train)
-    return model_config, train_config
-
-
-def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
-    """Fit the model's *default* task and input kinds to what the store holds.
-
-    Baselines default to their official setting (AuxFormer and RJA on precomputed features,
-    RJA on regression). On a store without those features, or a corpus with categorical
-    labels, the defaults are switched to raw inputs / the corpus's task, with a note. A value
-    the user set explicitly (``--set``, a study file, a preset) is never changed: if it does
-    not fit the store, the dataset raises a clear error instead.
-    """
-    from dataclasses import replace
-
-    from bench.data.fields import FEATURES, MODALITIES
-    from bench.train.loop import store_labels
-
-    changes = {}
-    if "task" not in explicit and hasattr(model_config, "task"):
-        task = "classification" if store_labels(store) else "regression"
-        if model_config.task != task:
-            changes["task"] = task
-    if store.clip_ids:
-        arrays = set(store.load(store.clip_ids[0]))
-        for m in MODALITIES.values():
-            if (m.kind_field not in explicit and getattr(model_config, m.kind_field, None) == FEATURES
-                    and m.features_array not in arrays):
-                changes[m.kind_field] = m.raw_kind
-    if changes:
-        notes.append(f"fitted the model's defaults to the feature store: {changes}")
-        model_config = replace(model_config, **changes)
-    return model_config
-
-
-def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str) -> set[str]:
-    """Model keys set by the user or a preset rather than left at the model's defaults."""
-    keys = set(split_overrides(overrides)[0])
-    preset = dataset_presets(model, dataset)
-    for scope in preset_scopes(model, device_kind):
-        keys |= set(split_overrides(preset.get(scope, {}))[0])
-    if config is not None:
-        keys |= set(read_study_config(config)[0])
-    return keys
-
-
-# -- data -----------------------------------------------------------------------------------
-def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[str, Any] | None = None,
-                 workers: int = 1, progress: bool = True, say=print):
-    """(store, dataset name, synthetic?) for a dataset name and corpus root, preparing if needed.
-
-    ``options`` are the corpus adapter's options (``{"labels": "/data/labels.csv"}``,
-    ``{"label_source": "perceived"}``); they are checked before anything is scanned, shape the
-    manifest and so the feature store's key. What the adapter left out is passed to ``say``.
-    """
-    from bench.data.corpora import adapter_options, build_manifest_printing
-    from bench.data.prepare import PrepareConfig, prepare
-
-    options = dict(options or {})
-    if dataset in (None, "synthetic"):
-        from bench.data.synth import ensure_synthetic_corpus
-
-        adapter_options("synthetic", options)  # a typo fails before the corpus is generated
-        if root is None:
-            say("No dataset given: using the built-in SYNTHETIC corpus (generated and prepared on first use).")
-            root = ensure_synthetic_corpus()
-        manifest = build_manifest_printing("synthetic", root, say=say, **options)
-        return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), "synthetic", True
-    adapter_options(dataset, options)
-    if root is None:
-        raise ConfigError(f"dataset {dataset!r} needs --root, the folder holding the corpus")
-    manifest = build_manifest_printing(dataset, root, say=say, **options)
-    return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), dataset, False
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -292,8 +112,8 @@ def run(
     ``jobs_in_parallel`` > 1 trains that many folds x seeds at once in worker processes;
     ``executor`` (see :mod:`bench.study.executors`) picks any other executor, e.g. Ray.
     """
-    from bench.registry import get_model_entry
-    from bench.stats import aggregate
+    from bench.models.registry import get_model_entry
+    from bench.eval.stats import aggregate
     from bench.train.loop import fill_data_fields, resolve_device
 
     if console is None:
@@ -313,8 +133,9 @@ def run(
         dataset = dataset or str(store.meta.get("corpus", "unknown"))
     notes: list[str] = []
     device_obj = resolve_device(device if device not in (None, "auto") else "auto")
+    layers: dict[str, str] = {}
     model_config, train_config = resolve_configs(
-        model, dataset, overrides=overrides, config=config, device_kind=device_obj.type, notes=notes
+        model, dataset, overrides=overrides, config=config, device_kind=device_obj.type, notes=notes, layers=layers
     )
     if device not in (None, "auto"):
         train_config = apply_overrides(train_config, {"device": device})
@@ -325,6 +146,8 @@ def run(
         train_config = apply_overrides(train_config, {"save_state": True})
 
     if store is None:
+        from bench.data.open import open_dataset
+
         store, dataset, synthetic = open_dataset(dataset, root, options=options,
                                                  workers=workers or 1, progress=progress, say=console.print)
     else:
@@ -348,7 +171,7 @@ def run(
 
     tracker, parent_id = None, None
     if track:
-        from bench.tracking import DatasetRecord, Tracker, environment_info
+        from bench.tracking.runs import DatasetRecord, Tracker, environment_info
 
         tracker = Tracker(tracking_uri, experiment_name or f"bench/{model}/{dataset}", say=console.print)
         parent_id = tracker.start_run(
@@ -362,6 +185,7 @@ def run(
                                                             "split_scheme": split.name, "split_checksum": split.checksum,
                                                             "options": dict(options or {})}})
         tracker.log_json(parent_id, resolved, "config.json")
+        tracker.log_json(parent_id, layers, "config_layers.json")  # which layer set each key
         tracker.log_text(parent_id, _as_toml(model, resolved), "config.toml")
         tracker.log_json(parent_id, environment_info(), "environment.json")
         tracker.log_datasets(parent_id, [DatasetRecord(
@@ -416,7 +240,7 @@ def run(
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is cached; the runs say KILLED
         parent_status = "KILLED"
         if tracker is not None:  # runs of workers the executor stopped
-            from bench.tracking import reap_dead_runs
+            from bench.tracking.runs import reap_dead_runs
 
             reap_dead_runs(tracker.client, [tracker.experiment_id])
         raise
@@ -437,7 +261,7 @@ def run(
 
 # -- output ---------------------------------------------------------------------------------
 def _ordered(metrics: dict) -> dict:
-    from bench.train.metrics import ordered
+    from bench.eval.metrics import ordered
 
     return ordered(metrics)
 

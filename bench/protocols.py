@@ -16,7 +16,7 @@ A run knows its (dataset, split scheme, adapter options); :func:`protocol_for` t
 triple into a protocol id and checksum, the shipped protocol when the triple is one, else an
 ad-hoc one whose id says how it differs. Reported numbers (:func:`load_literature`) carry the
 id of the protocol they were obtained under, or ``"unknown"``: only a reported row whose
-protocol id equals the run's may sit beside measured rows (:mod:`bench.tables`).
+protocol id equals the run's may sit beside measured rows (:mod:`bench.report.tables`).
 
 The ``source`` and ``description`` fields are provenance in words and stay out of the
 checksum; every field that changes which clips are scored, with which labels and on which
@@ -251,17 +251,15 @@ _LEDGER_KEYS = {"model", "citation", "dataset", "protocol", "modality", "source"
 
 
 def literature_path() -> Path:
-    """The shipped ledger, beside the shipped study files."""
-    from bench.studies import SHIPPED_STUDIES
-
-    return SHIPPED_STUDIES / LITERATURE_FILE
+    """The shipped ledger, beside the shipped study files (``bench/studies/``)."""
+    return Path(__file__).resolve().with_name("studies") / LITERATURE_FILE
 
 
 def load_literature(path: str | Path | None = None) -> list[ReportedRow]:
     """Read and check the ledger; a row without a source, or with a number that is not a
     fraction, or naming a protocol that does not exist, is an error naming the row."""
     from bench.config import load_toml
-    from bench.train.metrics import METRICS
+    from bench.eval.metrics import METRICS
 
     path = Path(path) if path else literature_path()
     data = load_toml(path)

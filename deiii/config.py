@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bench.contract import ModelConfig
+from bench.models.contract import ModelConfig
 
 
 @dataclass

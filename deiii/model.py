@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.contract import AVModel, Batch, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelOutput
 from bench.errors import ConfigError
 from bench.nn.attention import masked_mean
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
-from bench.registry import register_model
+from bench.models.registry import register_model
 from deiii.config import SMALL, DEIIIConfig
 from deiii.conformer import SequenceEncoder
 from deiii.flow_pathway import FlowPathway

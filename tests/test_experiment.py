@@ -8,9 +8,10 @@ from typer.testing import CliRunner
 
 import bench.train.loop as loop
 from bench.errors import ConfigError
-from bench.experiment import DATASET_PRESETS, fold_key, resolve_configs, run
-from bench.registry import register_model, unregister_model
-from bench.train.toy import ToyConfig, ToyModel, build_toy_store, register_toy_model, toy_scheme
+from bench.experiment import fold_key, run
+from bench.study.resolve import DATASET_PRESETS, resolve_configs
+from bench.models.registry import register_model, unregister_model
+from tests.support.toy import ToyConfig, ToyModel, build_toy_store, register_toy_model, toy_scheme
 
 POISON = "s00_c00"  # a speaker-0 clip: trained on in fold2 only (fold1 tests speaker 0)
 

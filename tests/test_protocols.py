@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bench import tables as T
+from bench.report import tables as T
 from bench.errors import ConfigError
 from bench.protocols import (PROTOCOLS, get_protocol, list_protocols, load_literature, protocol_for, protocol_ref,
                              reported_rows)

@@ -27,8 +27,8 @@ def test_redact_url(url, shown):
 
 
 def test_source_tag_and_report_command_hide_the_password(monkeypatch):
-    from bench.provenance import command_line
-    from bench.tracking import source_tags
+    from bench.report.provenance import command_line
+    from bench.tracking.runs import source_tags
 
     monkeypatch.setattr(sys, "argv", ["/venv/bin/bench", "sweep", "--storage", "postgresql://bench:s3cret@db/optuna",
                                       "--tracking-uri", "http://u:hunter2@mlflow:5000"])
@@ -40,9 +40,9 @@ def test_source_tag_and_report_command_hide_the_password(monkeypatch):
 def test_sweep_parent_run_logs_the_storage_redacted(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from bench.studies import load_study
-    from bench.sweep import SweepSettings
-    from bench.tracking_sweep import create_sweep_parent_run
+    from bench.studies.loader import load_study
+    from bench.sweep.driver import SweepSettings
+    from bench.tracking.sweep import create_sweep_parent_run
 
     monkeypatch.setenv("BENCH_HOME", str(tmp_path))
     study = load_study(Path(bench.cli.__file__).with_name("toy_sweep.toml"))
@@ -68,7 +68,7 @@ def test_unreachable_storage_is_one_clear_error_without_the_password():
 
     pytest.importorskip("psycopg2")
     from bench.errors import ConfigError
-    from bench.sweep_storage import open_storage
+    from bench.sweep.storage import open_storage
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))

@@ -50,7 +50,7 @@ def compare_command(
     gpus_per_job: float = GPUS_PER_JOB,
 ) -> None:
     """Run what is missing for each model on the shared folds; write the comparison report."""
-    from bench.compare import compare
+    from bench.report.compare import compare
 
     names = _names(models, list(ctx.args))
     if not names and study is None:
@@ -86,7 +86,7 @@ def ablate_command(
     gpus_per_job: float = GPUS_PER_JOB,
 ) -> None:
     """Train each ablation variant on the same folds; write the ablation table and figures."""
-    from bench.ablation import ablate
+    from bench.report.ablation import ablate
 
     ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None,
            variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,

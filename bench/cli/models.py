@@ -14,7 +14,7 @@ from bench.cli.common import console
 @app.command("models")
 def models_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the registered models and their parameter counts at default settings."""
-    from bench.registry import describe_models
+    from bench.models.registry import describe_models
 
     rows = describe_models()
     if as_json:

@@ -23,7 +23,7 @@ from bench.urls import redact_url
 
 def default_study(model: str) -> Path:
     """The shipped ``sweep_<model>.toml``, found inside the package (any working directory)."""
-    from bench.studies import shipped_study
+    from bench.studies.loader import shipped_study
 
     return shipped_study("sweep", model)
 
@@ -46,11 +46,11 @@ def sweep_command(
 ) -> None:
     """Optuna TPE sweep: objective = mean validation score over inner folds (never test)."""
     from bench.cli.manifest import parse_options
-    from bench.sweep import sweep
+    from bench.sweep.driver import sweep
 
     if check_storage:
         toy = Path(__file__).with_name("toy_sweep.toml")
-        result = sweep(toy, trials=10, workers=workers, storage=check_storage, objective="bench.sweep:ToyObjective",
+        result = sweep(toy, trials=10, workers=workers, storage=check_storage, objective="bench.sweep.driver:StorageCheckObjective",
                        extra={"sleep": 0.05, "track": False}, study_name=study_name, out=out, write_best=out is not None)
         # (never out=/dev/null: the atomic writer would rename a temporary file over the device)
         console.print(f"storage {redact_url(check_storage)}: {result.n_complete} complete, {result.n_pruned} pruned, "

@@ -85,7 +85,7 @@ def ui_command(
 ) -> None:
     """Start MLflow's UI on 127.0.0.1 over the suite's runs; Ctrl-C stops it."""
     from bench.paths import default_tracking_uri
-    from bench.tracking import make_client
+    from bench.tracking.runs import make_client
     from bench.urls import redact_url
 
     uri = tracking_uri or default_tracking_uri()

@@ -14,7 +14,7 @@ Face crops stay ``uint8`` (and flow ``float16``) until :func:`to_device` has mov
 training device, where they become ``float32`` (crops scaled to [0, 1]): four times fewer
 bytes through the loader and the host-to-device copy.
 
-Which store array feeds which batch key (see :mod:`bench.contract`):
+Which store array feeds which batch key (see :mod:`bench.models.contract`):
 
 =========  ===========================  ===========================
 batch key  ``*_input == "frames"``/mel   ``*_input == "features"``

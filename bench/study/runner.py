@@ -33,7 +33,7 @@ def _store(job: Job):
 
 
 def _tracker(job: Job):
-    from bench.tracking import Tracker
+    from bench.tracking.runs import Tracker
 
     target = job.tracking
     key = (target.uri, target.experiment_id)
@@ -44,7 +44,7 @@ def _tracker(job: Job):
 
 def _ensure_registered(job: Job) -> None:
     """A model registered only in the driver (a notebook, a test) is registered here too."""
-    from bench.registry import _REGISTRY, get_model_entry, register_model
+    from bench.models.registry import _REGISTRY, get_model_entry, register_model
 
     try:
         get_model_entry(job.model)
@@ -60,7 +60,7 @@ def fold_datasets(job: Job, store):
     digests mean the very same clips, in any run of any model.
     """
     from bench.config import stable_hash
-    from bench.tracking import DatasetRecord
+    from bench.tracking.runs import DatasetRecord
 
     contexts = {"train": "training", "val": "validation", "test": "test"}
     group = job.fold.group_by
@@ -98,10 +98,10 @@ def log_fold_model(tracker, run_id: str, job: Job, store, result: FoldResult) ->
     """
     import torch
 
-    from bench.contract import ServingModel
+    from bench.models.contract import ServingModel
     from bench.data.dataset import ClipDataset, make_loader, store_key_for, to_device
     from bench.paths import results_dir
-    from bench.registry import get_model_entry
+    from bench.models.registry import get_model_entry
     from bench.train.loop import store_targets
 
     state = result.state_dict

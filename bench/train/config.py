@@ -42,7 +42,7 @@ class TrainConfig:
     color_jitter: float = 0.2  # brightness / contrast / saturation strength per clip (0 = off)
     hue: float = 0.0  # hue shift strength in [0, 0.5] (fraction of a full turn)
     # -- evaluation ----------------------------------------------------------------------------
-    robustness: bool = True  # also score the test set with a modality missing / noisy (bench.robustness)
+    robustness: bool = True  # also score the test set with a modality missing / noisy (bench.eval.robustness)
     # -- runtime (not part of a result's identity) -------------------------------------------
     num_workers: int = 0  # DataLoader worker processes
     pin_memory: bool = True  # pin host batches for faster copies (only takes effect on CUDA)
@@ -73,8 +73,8 @@ class TrainConfig:
 
 
 def default_metric(task: str) -> str:
-    """The headline metric of a task (:data:`bench.train.metrics.METRICS` marks it)."""
-    from bench.train.metrics import primary_metric
+    """The headline metric of a task (:data:`bench.eval.metrics.METRICS` marks it)."""
+    from bench.eval.metrics import primary_metric
 
     return primary_metric(task)
 
@@ -87,6 +87,6 @@ def resolve_selection_metric(config: TrainConfig, task: str) -> str:
 
 
 def higher_is_better(metric: str) -> bool:
-    from bench.train.metrics import higher_is_better as better
+    from bench.eval.metrics import higher_is_better as better
 
     return better(metric)

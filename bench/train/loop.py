@@ -28,14 +28,14 @@ import pandas as pd
 import torch
 
 from bench.config import to_dict
-from bench.contract import ModelConfig, count_parameters
+from bench.models.contract import ModelConfig, count_parameters
 from bench.data.dataset import ClipDataset, make_loader, to_device
 from bench.data.fields import MODALITIES, store_key_for, uses_features
 from bench.errors import BenchError, ConfigError
-from bench.registry import get_model_entry, resolve_config
+from bench.models.registry import get_model_entry, resolve_config
 from bench.train.augment import augment_batch
 from bench.train.config import TrainConfig, higher_is_better, resolve_selection_metric
-from bench.train.metrics import classification_metrics, regression_metrics
+from bench.eval.metrics import classification_metrics, regression_metrics
 from bench.train.result import FoldResult
 from bench.seed import seed_everything
 
@@ -318,7 +318,7 @@ def fit_fold(
     test_by_head = {name: _with_confusion(score(values, splits["test"], task, labels, targets)) for name, values in outputs.items()}
     robustness = {}
     if train_config.robustness:
-        from bench.robustness import CONDITIONS, condition_transform
+        from bench.eval.robustness import CONDITIONS, condition_transform
 
         for condition in CONDITIONS[1:]:
             noisy, _, _ = predict(model, test_loader, device, train_config.amp, task, transform=condition_transform(condition, seed))

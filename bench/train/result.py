@@ -41,7 +41,7 @@ class FoldResult:
     # Test metrics of every candidate head from the same single test pass (ablation rows such
     # as "video head" need no retraining); each dict also holds that head's "confusion".
     test_by_head: dict[str, dict] = field(default_factory=dict)
-    # Test metrics of the selected head under bench.robustness conditions (modality missing or
+    # Test metrics of the selected head under bench.eval.robustness conditions (modality missing or
     # noisy), each with its "confusion"; scored with the same selected weights, never selected on.
     robustness: dict[str, dict] = field(default_factory=dict)
     cache_key: str = ""  # key under results_dir() (set by bench.experiment)

@@ -28,7 +28,7 @@ import pytest
 
 from bench.experiment import run
 from bench.study.executors import ProcessExecutor, SerialExecutor
-from bench.train.toy import build_toy_store, toy_scheme
+from tests.support.toy import build_toy_store, toy_scheme
 from deiii.config import SMALL
 
 FOLDS, EPOCHS = 4, 8

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from bench.data.dataset import ClipDataset, make_loader, to_device
-from bench.registry import create_model
-from bench.train.toy import build_toy_store
+from bench.models.registry import create_model
+from tests.support.toy import build_toy_store
 
 ARRAYS = {"video": "frames", "flow": "flow", "audio": "audio"}
 BATCH = 16

@@ -18,8 +18,8 @@ import textwrap
 import optuna
 import pytest
 
-from bench.sweep import sweep
-from bench.sweep_storage import open_storage
+from bench.sweep.driver import sweep
+from bench.sweep.storage import open_storage
 
 TRIALS = 8
 EPOCHS = 6

@@ -37,8 +37,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from bench.config import to_dict
-from bench.contract import count_parameters
-from bench.registry import create_model, list_models, resolve_config
+from bench.models.contract import count_parameters
+from bench.models.registry import create_model, list_models, resolve_config
 from deiii import SMALL
 
 BATCH, FRAMES, LOGMEL_STEPS, FEATURE_AUDIO_STEPS, N_MELS, IMAGE = 8, 16, 200, 100, 64, 48

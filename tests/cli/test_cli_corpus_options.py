@@ -52,9 +52,9 @@ EXPECTED = {"labels": "/data/labels.csv", "label_source": "perceived"}
 
 @pytest.mark.parametrize("command,target,argv", [
     ("run", "bench.experiment.run", ["run", "--model", "deiii", "--dataset", "mspimprov", "--root", "/x"]),
-    ("compare", "bench.compare.compare", ["compare", "--models", "deiii", "--dataset", "mspimprov", "--root", "/x"]),
-    ("ablate", "bench.ablation.ablate", ["ablate", "--model", "deiii", "--dataset", "mspimprov", "--root", "/x"]),
-    ("sweep", "bench.sweep.sweep", ["sweep", "--study", "s.toml"]),
+    ("compare", "bench.report.compare.compare", ["compare", "--models", "deiii", "--dataset", "mspimprov", "--root", "/x"]),
+    ("ablate", "bench.report.ablation.ablate", ["ablate", "--model", "deiii", "--dataset", "mspimprov", "--root", "/x"]),
+    ("sweep", "bench.sweep.driver.sweep", ["sweep", "--study", "s.toml"]),
 ])
 def test_every_command_passes_options(command, target, argv, monkeypatch):
     calls: list = []
@@ -88,12 +88,13 @@ def test_mspimprov_from_the_cli_with_a_relative_labels_path(tmp_path, monkeypatc
 
 
 def test_study_options_reach_the_dataset_and_the_cli_overrides_them(tmp_path, monkeypatch):
+    import bench.data.open as opener
     import bench.experiment as experiment
-    from bench.ablation import ablate
-    from bench.compare import compare
+    from bench.report.ablation import ablate
+    from bench.report.compare import compare
 
     calls: list = []
-    monkeypatch.setattr(experiment, "open_dataset", capture(calls))
+    monkeypatch.setattr(opener, "open_dataset", capture(calls))
     study = tmp_path / "cmp.toml"
     study.write_text('[study]\nkind = "comparison"\nmodels = ["deiii"]\ndataset = "cremad"\nroot = "/c"\n'
                      '[study.options]\nlabel_source = "perceived"\n')
@@ -137,10 +138,10 @@ target = "train.lr"
 
 
 def test_sweep_threads_options_to_its_workers(tmp_path, monkeypatch):
-    import bench.experiment as experiment
-    from bench.studies import load_study
-    from bench.sweep import SweepSettings, sweep
-    from bench.sweep_objective import TrainingObjective
+    import bench.data.open as opener
+    from bench.studies.loader import load_study
+    from bench.sweep.driver import SweepSettings, sweep
+    from bench.sweep.objective import TrainingObjective
 
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_STUDY.format(root=tmp_path / "c"))
@@ -148,7 +149,7 @@ def test_sweep_threads_options_to_its_workers(tmp_path, monkeypatch):
         sweep(path, trials=1, options={"use_wavs": False})
 
     calls: list = []
-    monkeypatch.setattr(experiment, "open_dataset", capture(calls))
+    monkeypatch.setattr(opener, "open_dataset", capture(calls))
     settings = SweepSettings(str(path), "opts", None, 1, extra={"options": {"use_wav": False}})
     with pytest.raises(Captured):
         TrainingObjective(load_study(path), settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.contract import ModelConfig
+from bench.models.contract import ModelConfig
 
 
 def make_batch(

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from bench.config import to_dict
-from bench.contract import AVModel, ModelOutput
+from bench.models.contract import AVModel, ModelOutput
 from bench.errors import MissingInputError
-from bench.registry import create_model, list_models, resolve_config
+from bench.models.registry import create_model, list_models, resolve_config
 
 # Per-model size overrides for speed (test-only); models not listed run at their defaults.
 TINY: dict[str, dict] = {

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from baselines.auxformer import AuxFormer, AuxFormerConfig, fairseq_positions, future_mask
-from bench.contract import count_parameters
-from bench.registry import create_model, get_model_entry
+from bench.models.contract import count_parameters
+from bench.models.registry import create_model, get_model_entry
 
 # Raw inputs with small frontends (the default raw widths stand in for wav2vec2's 1024).
 RAW = {"audio_input": "logmel", "audio_dim": 16, "video_input": "frames", "raw_audio_embed_dim": 24,

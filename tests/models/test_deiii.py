@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.registry import create_model, get_model_entry
+from bench.models.registry import create_model, get_model_entry
 from deiii import SMALL, DEIIIConfig
 from deiii.conformer import SequenceEncoder
 from deiii.flow_pathway import FlowPathway

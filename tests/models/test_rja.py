@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from baselines.rja import RJA, RJAConfig, resample, segment_weights
-from bench.contract import count_parameters
+from bench.models.contract import count_parameters
 from bench.errors import ConfigError
 from bench.nn.losses import ccc
-from bench.registry import create_model, get_model_entry
+from bench.models.registry import create_model, get_model_entry
 
 RAW = {"audio_input": "logmel", "audio_dim": 16, "video_input": "frames", "image_size": 32,
        "frontend_channels": (8, 16), "raw_audio_embed_dim": 32, "hidden": 32, "head_hidden": 8,

@@ -16,9 +16,9 @@ import torch
 
 from baselines.efficientface import EfficientFace, official_key_map
 from baselines.saf import SAF, SAFConfig, dct_matrix
-from bench.contract import count_parameters
+from bench.models.contract import count_parameters
 from bench.errors import ConfigError, MissingInputError
-from bench.registry import create_model, get_model_entry
+from bench.models.registry import create_model, get_model_entry
 
 FUSIONS = ("ia", "it", "lt")
 OFFICIAL = {"ia": 1_854_766, "it": 1_938_414, "lt": 2_045_550}

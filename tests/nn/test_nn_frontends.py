@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from bench.contract import ModelConfig
+from bench.models.contract import ModelConfig
 from bench.errors import ConfigError
 from bench.nn.frontends import (
     FeatureProjection,

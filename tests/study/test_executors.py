@@ -21,10 +21,10 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.experiment import run
-from bench.registry import unregister_model
+from bench.models.registry import unregister_model
 from bench.study.executors import ProcessExecutor, SerialExecutor, make_executor
 from bench.study.executors.ray import RayExecutor
-from bench.train.toy import build_toy_store, toy_scheme
+from tests.support.toy import build_toy_store, toy_scheme
 from tests.support.grid_run import RECIPE as SLOW_RECIPE
 from tests.support.study_models import CRASH_MARKER, SLEEP_FILE, CrashOnceToy, OtherToy, SlowToy, register
 
@@ -50,7 +50,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models():
-    from bench.train.toy import ToyModel
+    from tests.support.toy import ToyModel
 
     class_of = {"toy-a": ToyModel, "toy-b": OtherToy}
     names = [register(name, class_of[name], RECIPES[name]) for name in RECIPES]
@@ -144,7 +144,7 @@ def _job(**changes):
     from bench.splits.scheme import Fold
     from bench.study.grid import Job
     from bench.train.config import TrainConfig
-    from bench.train.toy import ToyConfig, ToyModel
+    from tests.support.toy import ToyConfig, ToyModel
 
     job = Job("toy", ToyModel, ToyConfig, ToyConfig(), TrainConfig(), "/nonexistent/store", "k", "toy", "toy", "c",
               Fold("fold1", train=["00"], val=["01"], test=["02"]), {"train": [], "val": [], "test": []})
@@ -315,7 +315,7 @@ def test_ctrl_c_on_ray_kills_the_running_jobs_and_ends_every_run(store, ray_addr
     assert "KILLED" in statuses, statuses  # the jobs that were training when Ctrl-C came
     import psutil
 
-    from bench.tracking import OWNER_PID
+    from bench.tracking.runs import OWNER_PID
 
     killed = [psutil.Process(int(r.data.tags[OWNER_PID])) for r in runs if r.info.status == "KILLED"
               if psutil.pid_exists(int(r.data.tags[OWNER_PID]))]

@@ -17,7 +17,7 @@ import sys
 from bench.data.store import FeatureStore
 from bench.experiment import run
 from bench.paths import bench_home
-from bench.train.toy import toy_scheme
+from tests.support.toy import toy_scheme
 from tests.support.study_models import SLEEP_FILE, SlowToy, register
 
 RECIPE = {"epochs": 2, "batch_size": 8, "lr": 1e-2}

@@ -14,7 +14,7 @@ import time
 
 from bench.data.store import FeatureStore
 from bench.experiment import run
-from bench.train.toy import ToyModel, register_toy_model, toy_scheme
+from tests.support.toy import ToyModel, register_toy_model, toy_scheme
 
 
 def main(store_dir: str, sleep: float = 0.0) -> None:

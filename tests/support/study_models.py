@@ -5,7 +5,7 @@ class reference, so these classes live in an importable module (``tests.support`
 the driver's working directory to its workers' path; spawned processes inherit it).
 
 * :class:`OtherToy`: a second model for grids of two models (its own class, so registering it
-  does not rename :class:`~bench.train.toy.ToyModel`);
+  does not rename :class:`~tests.support.toy.ToyModel`);
 * :class:`SlowToy`: sleeps the seconds written in ``$BENCH_HOME/test-sleep`` per training
   step, so a test can interrupt a grid while a job trains (a file under ``BENCH_HOME``, which
   every executor passes on: the workers of a running Ray cluster do not see the driver's
@@ -22,8 +22,8 @@ import signal
 import time
 from pathlib import Path
 
-from bench.registry import register_model
-from bench.train.toy import ToyConfig, ToyModel
+from bench.models.registry import register_model
+from tests.support.toy import ToyConfig, ToyModel
 
 CRASH_MARKER = "crashed-once"
 

@@ -14,10 +14,10 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from bench.errors import ConfigError
-from bench.sweep import SweepSettings, run_workers, sweep, worker_loop
-from bench.sweep_storage import OWNER_PID, open_storage, require_driver
+from bench.sweep.driver import SweepSettings, run_workers, sweep, worker_loop
+from bench.sweep.storage import OWNER_PID, open_storage, require_driver
 
-TOY = "bench.sweep:ToyObjective"
+TOY = "bench.sweep.driver:StorageCheckObjective"
 
 
 def _settings(study_path, storage, trials, name, seed=0, sleep=0.02):
@@ -111,7 +111,7 @@ def test_postgres_url_without_its_driver_names_the_extra(monkeypatch, tmp_path, 
 def test_printed_reuse_command_is_a_valid_command(tmp_path, toy_study, monkeypatch):
     from typer.testing import CliRunner
 
-    import bench.sweep as sweep_module
+    import bench.sweep.driver as sweep_module
     from bench.cli import _load_commands, app
 
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
@@ -150,7 +150,7 @@ def test_two_worker_tracked_sweep_nests_every_trial_under_one_parent(tmp_path, t
 
 
 def test_trial_whose_worker_died_before_recording_its_pid_fails_after_the_grace(tmp_path):
-    from bench.sweep_storage import fail_orphaned_trials
+    from bench.sweep.storage import fail_orphaned_trials
 
     study = optuna.create_study(study_name="unowned", storage=open_storage(f"journal:{tmp_path / 'u.journal'}"))
     trial = study.ask()  # RUNNING, and no owner recorded: as if killed right after creating it
@@ -163,7 +163,7 @@ def test_trial_whose_worker_died_before_recording_its_pid_fails_after_the_grace(
 def test_check_storage_runs_the_toy_study_and_writes_no_best_file(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import bench.sweep as sweep_module
+    import bench.sweep.driver as sweep_module
     from bench.cli import _load_commands, app
 
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))

@@ -12,10 +12,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bench.sweep import SweepSettings, default_study_name, run_workers, sweep, worker_loop
-from bench.studies import load_study
+from bench.sweep.driver import SweepSettings, default_study_name, run_workers, sweep, worker_loop
+from bench.studies.loader import load_study
 
-TOY = "bench.sweep:ToyObjective"
+TOY = "bench.sweep.driver:StorageCheckObjective"
 
 
 def _settings(study_path, storage, trials, sleep=0.02, name=None):
@@ -31,7 +31,7 @@ def _settings(study_path, storage, trials, sleep=0.02, name=None):
 
 
 def _trials(settings):
-    from bench.sweep_storage import open_storage
+    from bench.sweep.storage import open_storage
 
     return optuna.load_study(study_name=settings.study_name, storage=open_storage(settings.storage)).get_trials()
 

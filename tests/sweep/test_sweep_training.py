@@ -9,12 +9,12 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.registry import unregister_model
-from bench.sweep import sweep
-from bench.sweep_objective import inner_fold_ids
-from bench.sweep_storage import open_storage
+from bench.models.registry import unregister_model
+from bench.sweep.driver import sweep
+from bench.sweep.objective import inner_fold_ids
+from bench.sweep.storage import open_storage
 from bench.train import loop
-from bench.train.toy import build_toy_store, register_toy_model
+from tests.support.toy import build_toy_store, register_toy_model
 
 
 @pytest.fixture

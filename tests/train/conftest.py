@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.registry import unregister_model
-from bench.train.toy import build_toy_store, register_toy_model
+from bench.models.registry import unregister_model
+from tests.support.toy import build_toy_store, register_toy_model
 
 
 @pytest.fixture(scope="session")

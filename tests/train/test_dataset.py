@@ -79,7 +79,7 @@ def test_loader_yields_whole_batches(toy_store):
 # -- a damaged store: a clear error naming clip, file and reason, never a numpy traceback ---------
 @pytest.fixture
 def damaged_store(tmp_path):
-    from bench.train.toy import build_toy_store
+    from tests.support.toy import build_toy_store
 
     return build_toy_store(tmp_path / "store", speakers=2, clips_per_speaker=2, num_frames=4, image_size=8, n_mels=8, audio_steps=20)
 

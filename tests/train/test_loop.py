@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from bench.contract import AVModel, ModelConfig, ModelOutput
-from bench.registry import register_model, unregister_model
+from bench.models.contract import AVModel, ModelConfig, ModelOutput
+from bench.models.registry import register_model, unregister_model
 from bench.train.config import TrainConfig
 from bench.train.loop import fit_fold
 
-from bench.train.toy import speaker_fold
+from tests.support.toy import speaker_fold
 
 VAL_SPEAKER, TEST_SPEAKER = 1, 0
 

@@ -3,12 +3,12 @@ validation-only folds (a sweep's inner folds) that never touch a test set."""
 
 import torch
 
-from bench.robustness import CONDITIONS
+from bench.eval.robustness import CONDITIONS
 from bench.train.config import TrainConfig
 from bench.train import loop
 from bench.train.loop import fit_fold
 
-from bench.train.toy import speaker_fold
+from tests.support.toy import speaker_fold
 
 
 def test_heads_and_robustness_are_scored(small_store, toy_model):

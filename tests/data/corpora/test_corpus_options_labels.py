@@ -68,7 +68,7 @@ def test_options_are_part_of_the_store_key(tmp_path):
 
 
 def test_study_options_table_is_read_and_checked(tmp_path):
-    from bench.studies import load_study
+    from bench.studies.loader import load_study
 
     path = tmp_path / "study.toml"
     path.write_text('[study]\nkind = "comparison"\nmodels = ["deiii"]\ndataset = "cremad"\n'
@@ -82,7 +82,7 @@ def test_study_options_table_is_read_and_checked(tmp_path):
 
 def test_open_dataset_passes_options_and_prints_warnings(tmp_path, monkeypatch):
     import bench.data.prepare as prepare_module
-    from bench.experiment import open_dataset
+    from bench.data.open import open_dataset
 
     seen = []
     monkeypatch.setattr(prepare_module, "prepare", lambda manifest, config, **kw: seen.append(manifest) or "store")

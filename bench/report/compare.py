@@ -1,0 +1,240 @@
+"""``bench compare``: several models on the same folds, one table and its figures.
+
+    from bench.report.compare import compare
+    out = compare(["deiii", "auxformer", "saf", "rja"], "synthetic", folds=5)
+    out.paths["table"]["tex"]
+
+Every model runs through :func:`bench.experiment.run` on the *same* feature store and the
+*same* split scheme, so finished folds are reused and only what is missing trains. The table
+(LaTeX/Markdown/CSV, and a PDF when pdflatex exists) gives mean ± std per metric, the best in
+bold, a paired test over (fold, seed) against the best model (named in the caption), the
+parameter count and the inference time per clip. Numbers reported in papers come from the
+study file's ``[[reported]]`` rows and sit in a block of their own, never compared.
+Figures: confusion matrices, per-fold scores, learning curves, DE-III's IFE attention maps
+and the robustness bars; each is also logged to the model's MLflow parent run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from rich.markup import escape
+
+from bench.errors import ConfigError
+from bench.report.provenance import command_line, provenance
+from bench.train.config import default_metric
+from bench.io import ensure_writable
+from bench.paths import reports_dir, safe_name
+
+
+@dataclass
+class ComparisonResult:
+    results: dict[str, Any]  # model -> ExperimentResult
+    out_dir: Path
+    paths: dict[str, Any] = field(default_factory=dict)  # "table", "robustness", figures -> {format: path}
+    tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def extras_frame(result) -> pd.DataFrame:
+    """Rows of metric "parameters" and "inference_ms_per_clip" so tables pick them up."""
+    rows = []
+    for r in result.finished:
+        rows.append({"model": result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed, "metric": "parameters", "value": r.parameters})
+        rows.append({"model": result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed, "metric": "inference_ms_per_clip", "value": r.inference_ms_per_clip})
+    return pd.DataFrame(rows)
+
+
+def robustness_frame(result, metric: str, row_key: str = "model", row: str | None = None) -> pd.DataFrame:
+    """Tidy rows ``<metric>@<condition>`` from each fold's robustness scores."""
+    rows = []
+    for r in result.finished:
+        for condition, scores in (getattr(r, "robustness", None) or {}).items():
+            if metric in scores:
+                rows.append({row_key: row or result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed,
+                             "metric": f"{metric}@{condition}", "value": scores[metric]})
+    return pd.DataFrame(rows)
+
+
+def _reported_rows(study, dataset: str) -> list:
+    """The study's ``[[reported]]`` rows, then the ledger's rows for ``dataset`` (studies/
+    literature.toml) for models the study does not already quote."""
+    from bench.protocols import reported_rows
+
+    rows = list(getattr(study, "reported", []) or [])
+    quoted = {r.model for r in rows}
+    return rows + [r for r in reported_rows(dataset) if r.model not in quoted]
+
+
+def _log_to_mlflow(result, paths: dict[str, Path], tracking_uri: str | None) -> None:
+    if not result.parent_run_id:
+        return
+    from mlflow.tracking import MlflowClient
+
+    from bench.paths import default_tracking_uri
+
+    client = MlflowClient(tracking_uri or default_tracking_uri())
+    for path in paths.values():
+        client.log_artifact(result.parent_run_id, str(path), "figures")
+
+
+def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
+    """The model's declared cross-modal attention maps (``AVModel.report_attention``) on a few
+    test clips of its first fold with saved weights; None when there is nothing to draw."""
+    import torch
+
+    from bench.data.dataset import ClipDataset, store_key_for, to_device
+    from bench.paths import results_dir
+    from bench.report.plots import plot_attention
+    from bench.models.registry import create_model
+    from bench.train.loop import fill_data_fields, store_targets
+
+    for fold_result in result.finished:
+        weights = results_dir() / fold_result.cache_key / "model.pt"
+        if not fold_result.cache_key or not weights.exists():
+            continue
+        config = fill_data_fields(create_model(result.model, result.resolved_config["model"]).config, store)
+        model = create_model(result.model, config)
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        model.eval()
+        ids = list(fold_result.predictions["clip_id"][:clips])
+        arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
+        dataset = ClipDataset(store, ids, arrays, task=config.task, targets=store_targets(store))
+        batch = to_device(dataset[list(range(len(ids)))], torch.device("cpu"))
+        with torch.no_grad():
+            output = model(batch)
+        audio_key, video_key, _ = model.report_attention
+        a2v, v2a = output.attention.get(audio_key), output.attention.get(video_key)
+        if a2v is None or v2a is None:
+            return None
+        return plot_attention(a2v.numpy(), v2a.numpy(), out_dir, stem, clip_names=ids,
+                              title=f"{result.model} attention ({audio_key}, {video_key}), fold {fold_result.fold} (test clips)")
+    return None
+
+
+def write_figures(results: dict[str, Any], tidy: pd.DataFrame, store, out_dir: Path, metric: str, tracking_uri: str | None, bundle) -> dict:
+    """Confusion matrices, per-fold scores, learning curves and attention maps."""
+    from bench.report.plots import plot_confusion, plot_fold_scores, plot_learning_curves
+    from bench.models.registry import get_model_entry
+
+    figures = {}
+    scores = plot_fold_scores(tidy[tidy["metric"] == metric], metric, out_dir, f"fold-scores-{metric}", kind="point")
+    figures["fold_scores"] = bundle.figure(scores, f"Test {metric} per fold and seed, per model")
+    for model, result in results.items():
+        finished = result.finished
+        if not finished:
+            continue
+        own = {}
+        if finished[0].confusion:
+            stack = np.array([r.confusion for r in finished])
+            own["confusion"] = plot_confusion(stack, finished[0].labels, out_dir, f"confusion-{model}")
+            bundle.figure(own["confusion"], f"{model}: test confusion matrix summed over folds x seeds")
+        histories = {f"{r.fold}/seed{r.seed}": r.history for r in finished}
+        best = {f"{r.fold}/seed{r.seed}": r.best_epoch for r in finished}
+        own["curves"] = plot_learning_curves(histories, out_dir, f"curves-{model}", val_metric=f"val_{metric}", best_epochs=best)
+        bundle.figure(own["curves"], f"{model}: training loss and validation {metric} per epoch (selected epoch marked)")
+        declared = get_model_entry(result.model).model_class.report_attention
+        if declared:
+            maps = attention_figure(result, store, out_dir, f"attention-{model}")
+            if maps:
+                own["attention"] = maps
+                bundle.figure(maps, declared[2])
+        for name, paths in own.items():
+            _log_to_mlflow(result, paths, tracking_uri)
+            figures[f"{name}-{model}"] = paths
+    return figures
+
+
+def compare(
+    models: Sequence[str] = (),
+    dataset: str | None = None,
+    *,
+    root: str | Path | None = None,
+    folds: int | None = None,
+    scheme: str | None = None,
+    seeds: Sequence[int] | None = None,
+    study: str | Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    common: dict[str, Any] | None = None,
+    tracking_uri: str | None = None,
+    device: str = "auto",
+    out_dir: str | Path | None = None,
+    test: str = "ttest",
+    progress: bool = True,
+    console=None,
+    executor=None,
+    command: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> ComparisonResult:
+    """Run every model that is missing on the shared folds, then write the comparison report.
+
+    ``overrides`` maps a model to its own overrides; ``common`` applies to every model (e.g. a
+    shared training budget, ``{"train.epochs": 10}``), after the study's per-model overrides.
+    ``options`` are corpus adapter options, over the study's ``[study.options]``.
+    """
+    from bench.data.open import open_dataset
+    from bench.experiment import run
+    from bench.report.bundle import ReportBundle, pdflatex_available
+    from bench.splits import get_scheme
+    from bench.studies.loader import load_study
+    from bench.report.tables import comparison_table
+
+    if console is None:
+        from bench.console import default_console
+
+        console = default_console()
+    spec = load_study(study) if study else None
+    if spec is not None:
+        models = list(models) or list(spec.models)
+        dataset = dataset or spec.dataset
+        root = root or spec.root
+        scheme = scheme or spec.scheme
+        folds = folds or spec.folds
+        seeds = seeds or spec.seeds
+    if not models:
+        raise ConfigError("compare needs at least one model (--models or a comparison study)")
+    seeds = list(seeds or [0])
+    out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{safe_name(dataset or 'synthetic', '--dataset')}"
+    ensure_writable(out_dir, "report", "pass --out or set BENCH_REPORTS")
+
+    options = {**(spec.options if spec is not None and dataset == spec.dataset else {}), **(options or {})}
+    store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
+    split = get_scheme(dataset, scheme, manifest=store.manifest)
+    results = {}
+    for model in models:
+        model_overrides = {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
+        results[model] = run(model, dataset, executor=executor, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
+                             device=device, progress=progress, store=store, split=split, console=console)
+
+    task = next(iter(results.values())).resolved_config["model"]["task"]
+    metric = default_metric(task)
+    tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
+    title = f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
+    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results))
+    paths: dict[str, Any] = {}
+    from bench.protocols import protocol_for
+
+    protocol = protocol_for(dataset, split, options)  # named in the caption; same-protocol reported rows join ours
+    table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec, dataset), test=test,
+                             synthetic=synthetic, label=f"tab:compare-{dataset}",
+                             protocol=protocol.id, protocol_checksum=protocol.checksum)
+    paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())
+
+    robust = pd.concat([robustness_frame(r, metric) for r in results.values()], ignore_index=True)
+    if not robust.empty:
+        rtable = comparison_table(robust, dataset=dataset, models=list(models), test=test, synthetic=synthetic,
+                                  caption=f"Robustness on {dataset}: test {metric} with one modality missing (zeroed) or corrupted by noise",
+                                  label=f"tab:robustness-{dataset}")
+        paths["robustness"] = bundle.table(rtable, "robustness", compile_pdf=pdflatex_available())
+        from bench.report.plots import plot_robustness
+
+        bars = robust.assign(condition=robust["metric"].str.split("@").str[1]).drop(columns="metric")
+        figure = plot_robustness(bars, out_dir, "robustness", title=f"Test {metric} by condition")
+        paths["robustness_figure"] = bundle.figure(figure, f"Test {metric} with a modality missing or noisy, per model")
+    paths.update(write_figures(results, tidy, store, out_dir, metric, tracking_uri, bundle))
+    bundle.write_index()
+    console.print(f"report written to [bold]{escape(str(out_dir))}[/] (index.md lists every file)", highlight=False)
+    return ComparisonResult(results, out_dir, paths, tidy)

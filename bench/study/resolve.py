@@ -1,0 +1,188 @@
+"""Resolve a job's configuration once: the layers, lowest precedence first, and who set what.
+
+    model config defaults -> the model's registry recipe (its paper's training settings)
+    -> dataset presets (the framework's, then the model's own) -> the study file ([model],
+    [train]) -> overrides (``--set``; training keys under ``train.``)
+
+Data fields of the model config (task, classes, sizes) come from the feature store
+(:func:`bench.train.loop.fill_data_fields`), and a model's *default* input kinds are fitted
+to what the store holds (:func:`adapt_to_store`). ``bench run``, ``compare``, ``ablate`` and
+the sweep objective all resolve through here; :func:`resolve_configs` also records, in
+``layers``, which layer set each key, so a run can log where every setting came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.config import apply_overrides, load_toml
+from bench.errors import ConfigError
+
+
+# Per dataset, overrides in ``--set`` form ("d_model": 64, "train.epochs": 3) keyed by the
+# scope they apply to, applied in this order: "*" (any model, any device), a device kind
+# ("cpu", "cuda"), a model name ("deiii") and "model/device" ("deiii/cpu"). Model keys a model
+# does not have are skipped (and reported). Every applied preset is printed and logged with
+# the resolved config, so no table hides it.
+def preset_scopes(model: str, device_kind: str) -> tuple[str, ...]:
+    """The ``DATASET_PRESETS`` scopes that apply to a run, lowest precedence first."""
+    return ("*", device_kind, model, f"{model}/{device_kind}")
+
+
+# Model-agnostic presets; a model adds its own at registration (``dataset_presets``).
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "synthetic": {
+        # Every model gets the same short schedule on the synthetic corpus on CPU (fair, and
+        # it keeps `bench run --model deiii --folds 5` within minutes on 2 cores).
+        "cpu": {"train.epochs": 20, "train.batch_size": 16, "train.scheduler": "cosine", "train.grad_clip": 1.0},
+    },
+}
+
+
+def dataset_presets(model: str, dataset: str) -> dict[str, dict[str, Any]]:
+    """Every preset scope for ``model`` on ``dataset``: the framework's ("*", device kind) and
+    the model's own, under "<model>" and "<model>/<device kind>"."""
+    from bench.models.registry import get_model_entry
+
+    presets = dict(DATASET_PRESETS.get(dataset, {}))
+    for scope, values in get_model_entry(model).dataset_presets.get(dataset, {}).items():
+        presets[model if scope == "*" else f"{model}/{scope}"] = dict(values)
+    return presets
+
+
+def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{"d": 1, "train.lr": 2}`` -> ``({"d": 1}, {"lr": 2})``."""
+    model, train = {}, {}
+    for key, value in (overrides or {}).items():
+        if key.startswith("train."):
+            train[key[len("train."):]] = value
+        else:
+            model[key] = value
+    return model, train
+
+
+def read_study_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``[model]``, ``[train]`` and ``[study]`` tables of a study file (data only)."""
+    data = load_toml(path)
+    unknown = sorted(set(data) - {"model", "train", "study"})
+    if unknown:
+        raise ConfigError(f"{path}: bench run reads only [model], [train] (and [study]) tables, found {unknown}")
+    for table in ("model", "train", "study"):
+        if not isinstance(data.get(table, {}), dict):
+            raise ConfigError(f"{path}: [{table}] must be a table")
+    return dict(data.get("model", {})), dict(data.get("train", {})), dict(data.get("study", {}))
+
+
+def resolve_configs(
+    model: str,
+    dataset: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    config: str | Path | None = None,
+    device_kind: str = "cpu",
+    notes: list[str] | None = None,
+    layers: dict[str, str] | None = None,
+):
+    """The model config and TrainConfig after recipe, dataset preset, study file and overrides.
+
+    ``layers`` (a dict, filled in place) records for each key that any layer set the last
+    layer that set it: ``recipe``, ``preset <dataset>/<scope>``, ``study <file>`` or ``override``
+    (training keys as ``train.<key>``).
+    """
+    layers = layers if layers is not None else {}
+
+    def record(keys, layer: str, train: bool = False) -> None:
+        for key in keys:
+            layers[f"train.{key}" if train else key] = layer
+
+    from bench.models.registry import get_model_entry
+    from bench.train.config import TrainConfig
+
+    notes = notes if notes is not None else []
+    entry = get_model_entry(model)
+    model_config = entry.config_class()
+    recipe_model, recipe_train = split_overrides(dict(entry.recipe))
+    recipe_train.update(recipe_model)  # a recipe is training settings, with or without "train."
+    try:
+        train_config = apply_overrides(TrainConfig(), recipe_train)
+    except ConfigError as exc:
+        raise ConfigError(f"recipe of model {model!r}: {exc}") from None
+    record(recipe_train, "recipe", train=True)
+
+    preset = dataset_presets(model, dataset)
+    for scope in preset_scopes(model, device_kind):
+        preset_model, preset_train = split_overrides(preset.get(scope, {}))
+        train_config = apply_overrides(train_config, preset_train)
+        record(preset_train, f"preset {dataset}/{scope}", train=True)
+        for key, value in preset_model.items():
+            try:
+                model_config = apply_overrides(model_config, {key: value})
+                record([key], f"preset {dataset}/{scope}")
+            except ConfigError:
+                notes.append(f"dataset preset {dataset}/{scope}: {key!r} does not apply to model {model!r}; skipped")
+        if preset.get(scope):
+            notes.append(f"dataset preset {dataset}/{scope} applied: {preset[scope]}")
+
+    if config is not None:
+        study_model, study_train, study = read_study_config(config)
+        if study.get("model") and study["model"] != model:
+            notes.append(f"{config}: written for model {study['model']!r}, used for {model!r}")
+        try:
+            model_config = apply_overrides(model_config, study_model)
+            train_config = apply_overrides(train_config, study_train)
+        except ConfigError as exc:
+            raise ConfigError(f"{config}: {exc}") from None
+        record(study_model, f"study {config}")
+        record(study_train, f"study {config}", train=True)
+
+    set_model, set_train = split_overrides(overrides)
+    model_config = apply_overrides(model_config, set_model)
+    train_config = apply_overrides(train_config, set_train)
+    record(set_model, "override")
+    record(set_train, "override", train=True)
+    return model_config, train_config
+
+
+def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
+    """Fit the model's *default* task and input kinds to what the store holds.
+
+    Baselines default to their official setting (AuxFormer and RJA on precomputed features,
+    RJA on regression). On a store without those features, or a corpus with categorical
+    labels, the defaults are switched to raw inputs / the corpus's task, with a note. A value
+    the user set explicitly (``--set``, a study file, a preset) is never changed: if it does
+    not fit the store, the dataset raises a clear error instead.
+    """
+    from dataclasses import replace
+
+    from bench.data.fields import FEATURES, MODALITIES
+    from bench.train.loop import store_labels
+
+    changes = {}
+    if "task" not in explicit and hasattr(model_config, "task"):
+        task = "classification" if store_labels(store) else "regression"
+        if model_config.task != task:
+            changes["task"] = task
+    if store.clip_ids:
+        arrays = set(store.load(store.clip_ids[0]))
+        for m in MODALITIES.values():
+            if (m.kind_field not in explicit and getattr(model_config, m.kind_field, None) == FEATURES
+                    and m.features_array not in arrays):
+                changes[m.kind_field] = m.raw_kind
+    if changes:
+        notes.append(f"fitted the model's defaults to the feature store: {changes}")
+        model_config = replace(model_config, **changes)
+    return model_config
+
+
+def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str) -> set[str]:
+    """Model keys set by the user or a preset rather than left at the model's defaults."""
+    keys = set(split_overrides(overrides)[0])
+    preset = dataset_presets(model, dataset)
+    for scope in preset_scopes(model, device_kind):
+        keys |= set(split_overrides(preset.get(scope, {}))[0])
+    if config is not None:
+        keys |= set(read_study_config(config)[0])
+    return keys
+
+

@@ -1,0 +1,458 @@
+"""Hyper-parameter sweeps with Optuna, fair by construction and able to scale past one machine.
+
+Fairness: the objective is the mean *validation* score over inner folds drawn from the
+speakers that the outer fold does not test, so no test speaker is ever seen during tuning
+(and no test metric is ever computed by a sweep). TPE samples the space declared in a study
+file; a median pruner is fed every epoch's validation score, at a step counted across inner
+folds so that all trials are compared at the same point of the same fold.
+
+Scale: ``workers=N`` starts N processes on this machine sharing Optuna's journal file; with
+``storage="postgresql://…"`` start ``bench sweep`` on as many machines as you like, all
+pointing at one database (and one MLflow tracking server). A killed worker's trial is marked
+FAIL (heartbeats on PostgreSQL; owner-PID checks on the journal) and the study goes on.
+
+Tracking: one MLflow parent run per sweep; one child run per trial, tagged with
+``mlflow.parentRunId`` so that trials from parallel workers on any machine nest under it.
+The best configuration is written as a study file that ``bench run --config`` reuses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import hashlib
+import multiprocessing as mp
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from bench.config import stable_hash
+from bench.errors import ConfigError
+from bench.interrupt import terminate_as_interrupt
+from bench.paths import safe_name
+from bench.studies.loader import SearchDimension, Study, load_study
+from bench.sweep.storage import count_trials, fail_orphaned_trials, mark_owner, open_storage, require_driver
+
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+DEFAULT_OBJECTIVE = "bench.sweep.objective:TrainingObjective"
+
+
+@dataclass
+class SweepSettings:
+    """Everything a worker process needs to join a sweep (plain data: it crosses processes)."""
+
+    study_path: str
+    study_name: str
+    storage: str | None
+    trials: int
+    pruning: bool = True
+    sampler_seed: int = 0
+    tracking_uri: str | None = None
+    device: str = "cpu"
+    objective: str = DEFAULT_OBJECTIVE  # "module:factory"; the factory builds the objective
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepResult:
+    study_name: str
+    storage: str
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_config_path: Path | None
+    parent_run_id: str | None
+    seconds: float
+    trials_per_hour: float
+    model: str | None = None
+
+    @property
+    def reuse_command(self) -> str | None:
+        """The shell command that trains the best configuration (None when no trial completed)."""
+        if self.best_config_path is None or self.model is None:
+            return None
+        return reuse_command(self.model, self.best_config_path)
+
+
+def reuse_command(model: str, config: str | Path) -> str:
+    """``bench run --model M --config F``, quoted so that it pastes into a POSIX shell as is."""
+    return shlex.join(["bench", "run", "--model", model, "--config", str(config)])
+
+
+def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
+    if dimension.type == "categorical":
+        return trial.suggest_categorical(dimension.name, dimension.choices)
+    if dimension.type == "int":
+        step = int(dimension.step or 1)
+        return trial.suggest_int(dimension.name, int(dimension.low), int(dimension.high), step=step, log=dimension.log)
+    return trial.suggest_float(dimension.name, float(dimension.low), float(dimension.high), log=dimension.log, step=dimension.step)
+
+
+def sample_overrides(trial: optuna.Trial, study: Study) -> dict[str, Any]:
+    """One value per dimension of the study's space, keyed by the override each one sets."""
+    return {dimension.target: suggest(trial, dimension) for dimension in study.space}
+
+
+def trial_seed(base_seed: int, trial_number: int) -> int:
+    """The sampler seed of one trial: a function of the sweep's seed and the trial's number."""
+    digest = hashlib.sha256(f"bench-sweep:{base_seed}:{trial_number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """TPE whose random state is set from (sweep seed, trial number) before every trial.
+
+    Seeding one sampler per process with the sweep's seed made every worker (local or on
+    another machine) draw the same first trials. The storage hands out each trial number once,
+    so seeding per trial number gives every trial its own draws, whichever worker runs it,
+    while a one-worker sweep stays reproducible for a given seed (same seeds, same history).
+    """
+
+    def __init__(self, seed: int, n_startup_trials: int):
+        self.seed = seed
+        self.n_startup_trials = n_startup_trials
+        self._inner = self._tpe(trial_seed(seed, 0))
+
+    def _tpe(self, seed: int) -> optuna.samplers.TPESampler:
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
+
+    def before_trial(self, study, trial) -> None:
+        self._inner = self._tpe(trial_seed(self.seed, trial.number))
+        self._inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._inner.reseed_rng()
+
+
+def _make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
+    return TrialSeededSampler(settings.sampler_seed, n_startup_trials=min(5, max(1, settings.trials // 3)))
+
+
+def _make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
+    if not settings.pruning:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+
+
+def load_objective(settings: SweepSettings, study: Study) -> Callable[[optuna.Trial], float]:
+    module_name, _, attr = settings.objective.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(study, settings)
+
+
+def open_study(settings: SweepSettings, study: Study) -> optuna.Study:
+    return optuna.create_study(
+        study_name=settings.study_name,
+        storage=open_storage(settings.storage),
+        sampler=_make_sampler(settings),
+        pruner=_make_pruner(settings),
+        direction=study.direction,
+        load_if_exists=True,
+    )
+
+
+def worker_loop(settings: SweepSettings) -> None:
+    """Run trials until the study holds ``settings.trials`` finished (complete or pruned) ones.
+
+    Every worker, on any machine, runs this same loop against the shared storage; two workers
+    may both start a last trial, so a study can end with up to ``workers - 1`` extra trials,
+    but no trial is ever lost or run twice (the storage hands out trial numbers).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if settings.extra.get("threads"):  # local workers share the cores instead of oversubscribing them
+        import torch
+
+        torch.set_num_threads(int(settings.extra["threads"]))
+    study = load_study(settings.study_path)
+    optuna_study = open_study(settings, study)
+    fail_orphaned_trials(optuna_study)
+    objective = load_objective(settings, study)
+
+    def tagged(trial: optuna.Trial) -> float:
+        mark_owner(trial)
+        return objective(trial)
+
+    while count_trials(optuna_study, (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)) < settings.trials:
+        if count_trials(optuna_study, (TrialState.FAIL,)) > settings.trials:
+            raise RuntimeError(f"sweep {settings.study_name!r}: more failed trials than the budget; giving up")
+        optuna_study.optimize(tagged, n_trials=1, catch=(Exception,), gc_after_trial=True)
+
+
+def _worker_entry(settings: SweepSettings) -> None:  # top level: picklable for spawn
+    from bench.interrupt import terminate_as_interrupt
+
+    try:
+        with terminate_as_interrupt():  # SIGTERM ends the running trial's run as KILLED
+            worker_loop(settings)
+    except KeyboardInterrupt:
+        raise SystemExit(143) from None
+
+
+def run_workers(settings: SweepSettings, workers: int, respawn: bool = True) -> list[int]:
+    """Start ``workers`` local processes and supervise them; returns the exit codes seen.
+
+    When a worker dies (killed, out of memory), its running trial is marked FAIL at once and,
+    while the budget is not met, a replacement worker is started.
+    """
+    import dataclasses
+    import os
+
+    ctx = mp.get_context("spawn")
+    if "threads" not in settings.extra:
+        settings = dataclasses.replace(settings, extra={**settings.extra, "threads": max(1, (os.cpu_count() or 1) // workers)})
+    study = load_study(settings.study_path)
+    optuna_study = open_study(settings, study)
+    processes = [ctx.Process(target=_worker_entry, args=(settings,), daemon=False) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        return _supervise(processes, settings, optuna_study, ctx, workers if respawn else 0)
+    finally:  # interrupted (Ctrl-C, SIGTERM) or failed: never leave workers behind
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _supervise(processes: list, settings: SweepSettings, optuna_study, ctx, respawns_left: int) -> list[int]:
+    exit_codes: list[int] = []
+    while processes:
+        time.sleep(0.2)
+        for process in list(processes):
+            if process.is_alive():
+                continue
+            process.join()
+            processes.remove(process)
+            exit_codes.append(process.exitcode)
+            if process.exitcode != 0:
+                fail_orphaned_trials(optuna_study, dead_pids={process.pid})
+                done = count_trials(optuna_study, (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+                if respawns_left > 0 and done < settings.trials:
+                    respawns_left -= 1
+                    replacement = ctx.Process(target=_worker_entry, args=(settings,), daemon=False)
+                    replacement.start()
+                    processes.append(replacement)
+    return exit_codes
+
+
+def default_study_name(study: Study) -> str:
+    source = Path(study.path).read_bytes() if study.path else b""
+    return f"{study.name}-{stable_hash({'source': source.decode('utf-8', 'replace')}, 8)}"
+
+
+def _start_parent_run(settings: SweepSettings, study: Study, optuna_study: optuna.Study) -> str | None:
+    """Create (or find) the sweep's MLflow parent run and share its id through the study."""
+    existing = optuna_study.user_attrs.get(PARENT_RUN_ATTR)
+    if existing:
+        return existing
+    from bench.tracking.sweep import create_sweep_parent_run
+
+    run_id = create_sweep_parent_run(settings, study)
+    optuna_study.set_user_attr(PARENT_RUN_ATTR, run_id)
+    return run_id
+
+
+def write_best_study(study: Study, best_params: dict[str, Any], value: float, out: Path, settings: SweepSettings) -> Path:
+    """Write the best trial as a ``kind = "run"`` study file that ``bench run --config`` reads."""
+    import tomli_w
+
+    from bench.io import write_text
+
+    targets = {d.name: d.target for d in study.space}
+    model_table: dict[str, Any] = {}
+    train_table: dict[str, Any] = {}
+    base = study.model_overrides(study.model)
+    for key, val in base.items():
+        (train_table if key.startswith("train.") else model_table)[key.removeprefix("train.")] = val
+    for name, val in best_params.items():
+        target = targets[name]
+        (train_table if target.startswith("train.") else model_table)[target.removeprefix("train.")] = val
+    document = {
+        "study": {
+            "kind": "run",
+            "name": f"{study.name}-best",
+            "model": study.model,
+            **({"dataset": study.dataset} if study.dataset else {}),
+            **({"scheme": study.scheme} if study.scheme else {}),
+        },
+        "model": model_table,
+        "train": train_table,
+    }
+    header = (
+        f"# Best configuration of sweep {settings.study_name!r} ({study.path}).\n"
+        f"# Mean validation {study.metric} over {study.inner_folds} inner folds: {value:.4f}.\n"
+        f"# Reuse it with: {reuse_command(study.model, out)}\n"
+    )
+    write_text(out, header + tomli_w.dumps(document))
+    return out
+
+
+def _checked_options(study: Study, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked against the study's dataset (a typo fails here, not in each worker), paths absolute."""
+    from bench.data.corpora import adapter_options
+
+    config = adapter_options(study.dataset or "synthetic", {**study.options, **options}, where="--option")
+    return {key: getattr(config, key) for key in options}
+
+
+def sweep(
+    study: str | Path | Study,
+    *,
+    trials: int,
+    workers: int = 1,
+    storage: str | None = None,
+    pruning: bool = True,
+    tracking_uri: str | None = None,
+    device: str = "cpu",
+    study_name: str | None = None,
+    out: str | Path | None = None,
+    sampler_seed: int = 0,
+    objective: str = DEFAULT_OBJECTIVE,
+    extra: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    write_best: bool = True,
+) -> SweepResult:
+    """Run (or resume) a sweep to ``trials`` finished trials and write the best study file.
+
+    ``options`` (corpus adapter options) override the study's ``[study.options]``; they reach
+    the worker processes through ``extra["options"]``. ``write_best=False`` writes no best
+    study file (the storage check, whose toy "best" means nothing).
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    if study.kind != "sweep":
+        raise ConfigError(f"{study.path}: bench sweep needs a study of kind 'sweep', got {study.kind!r}")
+    if trials < 1 or workers < 1:
+        raise ConfigError("trials and workers must be at least 1")
+    if write_best and out is not None and Path(out).exists() and not Path(out).is_file():
+        # e.g. /dev/null: the atomic writer would rename a temporary file over it
+        raise ConfigError(f"--out {out}: not a regular file; the best configuration is written as a file there")
+    # The study name names the best-configuration file: check it before any trial runs.
+    name = safe_name(study_name or default_study_name(study), "--study-name" if study_name else f"{study.path} [study] name")
+    settings = SweepSettings(
+        study_path=str(study.path),
+        study_name=name,
+        storage=storage,
+        trials=trials,
+        pruning=pruning,
+        sampler_seed=sampler_seed,
+        tracking_uri=tracking_uri,
+        device=device,
+        objective=objective,
+        extra={**(extra or {}), **({"options": _checked_options(study, options)} if options else {})},
+    )
+    if settings.extra.get("track", True):
+        require_driver(tracking_uri, "--tracking-uri")
+    optuna_study = open_study(settings, study)
+    parent_run_id = _start_parent_run(settings, study, optuna_study) if settings.extra.get("track", True) else None
+    started = time.perf_counter()
+    finished_before = count_trials(optuna_study)
+    try:
+        with terminate_as_interrupt():
+            if workers == 1:
+                worker_loop(settings)
+            else:
+                run_workers(settings, workers)
+    except KeyboardInterrupt:  # the trials that finished are in the storage; a re-run goes on
+        if parent_run_id:
+            from bench.tracking.sweep import client_for
+
+            client_for(settings.tracking_uri).set_terminated(parent_run_id, status="KILLED")
+        raise
+    seconds = time.perf_counter() - started
+
+    complete = count_trials(optuna_study, (TrialState.COMPLETE,))
+    pruned = count_trials(optuna_study, (TrialState.PRUNED,))
+    failed = count_trials(optuna_study, (TrialState.FAIL,))
+    best_value, best_params, best_path = None, {}, None
+    if complete:
+        best = optuna_study.best_trial
+        best_value, best_params = best.value, dict(best.params)
+    if complete and write_best:
+        if out is None:
+            from bench.paths import bench_home
+
+            out = bench_home() / "studies" / f"{settings.study_name}-best.toml"
+        best_path = write_best_study(study, best_params, best_value, Path(out), settings)
+    if parent_run_id:
+        from bench.tracking.sweep import finish_sweep_parent_run
+
+        finish_sweep_parent_run(settings, parent_run_id, best_value, best_params, complete, pruned, failed, best_path)
+    new_trials = count_trials(optuna_study) - finished_before
+    return SweepResult(
+        settings.study_name,
+        settings.storage or "journal (default)",
+        complete,
+        pruned,
+        failed,
+        best_value,
+        best_params,
+        best_path,
+        parent_run_id,
+        seconds,
+        trials_per_hour=3600.0 * new_trials / seconds if seconds > 0 else 0.0,
+        model=study.model,
+    )
+
+
+class StorageCheckObjective:
+    """The objective of ``bench sweep --check-storage``: checks a storage and worker setup
+    without training anything (a user-facing check, which tests use too).
+
+    ``bench sweep --check-storage URL`` uses it: each trial sleeps ``extra['sleep']`` seconds,
+    reports a few intermediate values (so the pruner is exercised) and returns a quadratic of
+    the sampled numbers, so that many workers on many machines can be tried in seconds.
+    """
+
+    def __init__(self, study: Study, settings: SweepSettings):
+        self.study = study
+        self.settings = settings
+        self.sleep = float(settings.extra.get("sleep", 0.0))
+        self.steps = int(settings.extra.get("steps", 3))
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = sample_overrides(trial, self.study)
+        # Tracked like a training trial (one child run under the sweep's parent), so that the
+        # MLflow nesting of many workers can be checked without training.
+        parent = trial.study.user_attrs.get(PARENT_RUN_ATTR) if self.settings.extra.get("track", True) else None
+        if parent:
+            from bench.tracking import sweep as track
+
+            run_id = track.create_trial_run(self.settings, self.study, parent, trial.number, params)
+        numeric = [float(v) for v in params.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        value = sum((x - 0.5) ** 2 for x in numeric)
+        state = "FAIL"
+        try:
+            for step in range(self.steps):
+                time.sleep(self.sleep / max(self.steps, 1))
+                trial.report(value + (self.steps - step) * 0.1, step)
+            state = "COMPLETE"
+            return value
+        except KeyboardInterrupt:  # as the training objective: a stopped worker's trial is KILLED
+            state = "KILLED"
+            raise
+        finally:
+            if parent:
+                track.finish_trial_run(self.settings, run_id, state, value if state == "COMPLETE" else None)

@@ -1,0 +1,92 @@
+"""MLflow records of a sweep: one parent run per sweep, one child run per trial.
+
+Children are created with ``MlflowClient.create_run`` and the ``mlflow.parentRunId`` tag rather
+than with ``mlflow.start_run(nested=True)``: nesting through the active-run stack only works
+inside one process, while the tag nests trials from any worker on any machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+
+from bench.tracking.runs import make_client, open_experiment, owner_tags, reap_dead_runs
+from bench.urls import redact_url
+
+EXPERIMENT_PREFIX = "sweep"
+
+
+def client_for(tracking_uri: str | None) -> MlflowClient:
+    return make_client(tracking_uri)
+
+
+def experiment_id(client: MlflowClient, name: str) -> str:
+    """The sweep experiment's id (created on first use), after marking KILLED every trial run
+    that a dead worker left RUNNING."""
+    exp = open_experiment(client, name)
+    reap_dead_runs(client, [exp])
+    return exp
+
+
+def create_sweep_parent_run(settings, study) -> str:
+    client = client_for(settings.tracking_uri)
+    exp = experiment_id(client, f"{EXPERIMENT_PREFIX}/{study.model}")
+    run = client.create_run(exp, run_name=settings.study_name, tags={**owner_tags(), "bench.kind": "sweep", "bench.study": str(study.path)})
+    params = [
+        Param("study_name", settings.study_name),
+        Param("trials", str(settings.trials)),
+        Param("pruning", str(settings.pruning)),
+        Param("storage", redact_url(settings.storage) or "journal"),
+        Param("metric", study.metric),
+        Param("inner_folds", str(study.inner_folds)),
+        Param("space", "; ".join(f"{d.name}->{d.target}" for d in study.space)),
+    ]
+    client.log_batch(run.info.run_id, params=params)
+    if study.path and Path(study.path).exists():
+        client.log_artifact(run.info.run_id, str(study.path))
+    return run.info.run_id
+
+
+def create_trial_run(settings, study, parent_run_id: str, trial_number: int, params: dict[str, Any]) -> str:
+    client = client_for(settings.tracking_uri)
+    parent = client.get_run(parent_run_id)
+    run = client.create_run(
+        parent.info.experiment_id,
+        run_name=f"trial-{trial_number}",
+        tags={**owner_tags(), "mlflow.parentRunId": parent_run_id, "bench.kind": "trial", "optuna.trial": str(trial_number)},
+    )
+    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    return run.info.run_id
+
+
+def log_trial_metrics(settings, run_id: str, metrics: list[tuple[str, float, int]]) -> None:
+    import time
+
+    now = int(time.time() * 1000)
+    client = client_for(settings.tracking_uri)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v, step in metrics])
+
+
+def finish_trial_run(settings, run_id: str, state: str, value: float | None = None) -> None:
+    client = client_for(settings.tracking_uri)
+    tags = [RunTag("optuna.state", state)]
+    metrics = [] if value is None else [Metric("objective", float(value), 0, 0)]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+    # A pruned trial ended as designed (its tag says PRUNED); KILLED is kept for trials whose
+    # process was stopped, so that the runs table tells the two apart.
+    status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "KILLED": "KILLED"}.get(state, "FAILED")
+    client.set_terminated(run_id, status=status)
+
+
+def finish_sweep_parent_run(settings, run_id, best_value, best_params, complete, pruned, failed, best_path) -> None:
+    client = client_for(settings.tracking_uri)
+    metrics = [Metric("trials_complete", complete, 0, 0), Metric("trials_pruned", pruned, 0, 0), Metric("trials_failed", failed, 0, 0)]
+    if best_value is not None:
+        metrics.append(Metric("best_value", float(best_value), 0, 0))
+    client.log_batch(run_id, metrics=metrics, params=[Param(f"best.{k}", str(v)) for k, v in best_params.items()])
+    if best_path is not None:
+        client.log_artifact(run_id, str(best_path))
+    client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))
