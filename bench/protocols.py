@@ -39,13 +39,6 @@ LabelSource = Literal["acted", "perceived consensus"]
 # Adapter options that decide which clips a manifest holds and how they are labelled: part of a
 # protocol. The others (where the audio comes from, the corpus column's name, label file paths)
 # change how inputs are read, not what is scored.
-PROTOCOL_OPTIONS: dict[str, tuple[str, ...]] = {
-    "cremad": ("label_source",),
-    "ravdess": ("include_song",),
-    "mspimprov": ("label_source", "keep_unlabelled"),
-    "manifest": ("labels",),
-    "synthetic": (),  # the synthetic corpus's labels are planted; its layout does not change them
-}
 
 LITERATURE_FILE = "literature.toml"
 
@@ -101,9 +94,14 @@ def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-CREMAD_CLASSES = ("neutral", "happy", "sad", "angry", "fearful", "disgust")
-RAVDESS_CLASSES = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
-MSPIMPROV_CLASSES = ("neutral", "happy", "sad", "angry")
+def _classes(dataset: str) -> tuple[str, ...]:
+    """The class vocabulary the corpus adapter declares (one source of truth)."""
+    from bench.data.corpora import get_adapter
+
+    return get_adapter(dataset).labels.vocabulary
+
+
+CREMAD_CLASSES, RAVDESS_CLASSES, MSPIMPROV_CLASSES = _classes("cremad"), _classes("ravdess"), _classes("mspimprov")
 HICMAE = "HiCMAE (Sun, Lian, Liu, Tao; Information Fusion 2024), github.com/sunlicai/HiCMAE @ cdd28d481d7a"
 VAVL_LINE = "AuxFormer (Goncalves & Busso, ICASSP 2022) / VAVL line, shared/reference/splits.toml"
 SAF = "Self-attention fusion (Chumachenko, Iosifidis, Gabbouj; ICPR 2022)"
@@ -156,12 +154,12 @@ def get_protocol(protocol_id: str) -> Protocol:
 
 def _protocol_options(dataset: str, options: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
     """The protocol-relevant adapter options, defaults filled in (an omitted default = the default)."""
-    from bench.data.corpora import adapter_options, list_datasets
+    from bench.data.corpora import adapter_options, get_adapter, list_datasets
 
     if dataset not in list_datasets():  # a store built in code (tests, notebooks): options as given
         return tuple(sorted((options or {}).items()))
     config = adapter_options(dataset, options or {})
-    names = PROTOCOL_OPTIONS.get(dataset)
+    names = get_adapter(dataset).protocol_options
     if names is None:  # a corpus without a declared list: every option except paths and the corpus name
         names = tuple(f.name for f in dataclasses.fields(config)
                       if f.init and not f.metadata.get("path") and f.name != "corpus")
@@ -178,9 +176,9 @@ def protocol_for(dataset: str, scheme=None, options: Mapping[str, Any] | None = 
     covers the same fields, so two runs share a protocol id and checksum exactly when they
     score the same folds with the same labelling rules.
     """
-    from bench.splits import DEFAULT_SCHEME, get_scheme
+    from bench.splits import default_scheme, get_scheme
 
-    split = scheme if hasattr(scheme, "checksum") else get_scheme(dataset, scheme or DEFAULT_SCHEME.get(dataset))
+    split = scheme if hasattr(scheme, "checksum") else get_scheme(dataset, scheme or default_scheme(dataset))
     opts = _protocol_options(dataset, options)
     candidates = [p for p in PROTOCOLS.values() if p.corpus == dataset and p.scheme == split.name]
     for p in candidates:
@@ -201,13 +199,13 @@ def protocol_for(dataset: str, scheme=None, options: Mapping[str, Any] | None = 
 
 
 def _labels_of(dataset: str, options: dict) -> tuple[str, tuple[str, ...]]:
-    if dataset == "cremad":
-        return ("perceived consensus" if options.get("label_source") == "perceived" else "acted"), CREMAD_CLASSES
-    if dataset == "ravdess":
-        return "acted", RAVDESS_CLASSES
-    if dataset == "mspimprov":
-        return ("acted" if options.get("label_source") == "target" else "perceived consensus"), MSPIMPROV_CLASSES
-    return "as the manifest holds", ()
+    """(label source, classes) as the corpus adapter describes them under these options."""
+    from bench.data.corpora import ADAPTERS
+
+    adapter = ADAPTERS.get(dataset)
+    if adapter is None or adapter.describe_labels is None:
+        return "as the manifest holds", ()
+    return adapter.describe_labels(options)
 
 
 def protocol_ref(dataset: str, scheme=None, options: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -296,5 +294,5 @@ def reported_rows(dataset: str, path: str | Path | None = None) -> list:
     return [r for r in load_literature(path) if r.dataset == dataset and r.values]
 
 
-__all__ = ["Protocol", "PROTOCOLS", "PROTOCOL_OPTIONS", "list_protocols", "get_protocol", "protocol_for", "protocol_ref",
+__all__ = ["Protocol", "PROTOCOLS", "list_protocols", "get_protocol", "protocol_for", "protocol_ref",
            "ReportedRow", "load_literature", "reported_rows", "literature_path"]

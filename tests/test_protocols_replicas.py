@@ -16,7 +16,7 @@ from corpus_replicas import ravdess_tree, touch  # noqa: E402
 from bench.data.corpora import build_manifest  # noqa: E402
 from bench.protocols import list_protocols, protocol_for  # noqa: E402
 from bench.splits import get_scheme  # noqa: E402
-from bench.splits.actors import CREMAD_GENDERS  # noqa: E402
+from bench.data.corpora.cremad import GENDERS as CREMAD_GENDERS  # noqa: E402
 
 EMOTIONS = {"ANG": "A", "DIS": "D", "FEA": "F", "HAP": "H", "NEU": "N", "SAD": "S"}
 

@@ -5,7 +5,8 @@ share a label set: RAVDESS has *calm* and *surprised*, CREMA-D has neither, MSP-
 protocol keeps four classes. Comparing across corpora therefore needs (1) one spelling per
 emotion, (2) each corpus's vocabulary in class-index order, so that a class index means the same
 thing in every run, and (3) a mapping between vocabularies that refuses to pool classes behind
-the user's back. This module holds all three; adapters only look codes up here.
+the user's back. This module holds the spelling and the mapping; each corpus adapter declares its own
+vocabulary and codes as a :class:`CorpusLabels`.
 """
 
 from __future__ import annotations
@@ -66,41 +67,15 @@ class CorpusLabels:
         return self.codes.get(str(code).strip())
 
 
-# CREMA-D: file-name codes (intended emotion) and the raters' one-letter codes (perceived).
-CREMAD = CorpusLabels(
-    corpus="cremad",
-    vocabulary=("neutral", "happy", "sad", "angry", "fearful", "disgust"),
-    codes={
-        "NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry", "FEA": "fearful", "DIS": "disgust",
-        "N": "neutral", "H": "happy", "S": "sad", "A": "angry", "F": "fearful", "D": "disgust",
-    },
-)
-
-# RAVDESS: the two-digit emotion field of the file name.
-RAVDESS = CorpusLabels(
-    corpus="ravdess",
-    vocabulary=CANONICAL,
-    codes={
-        "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
-        "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
-    },
-)
-
-# MSP-IMPROV, 4-class protocol: the target-emotion letter of the file name and the letters of
-# the consensus labels (other consensus codes, e.g. O "other" or X "no agreement", are outside).
-MSPIMPROV = CorpusLabels(
-    corpus="mspimprov",
-    vocabulary=("neutral", "happy", "sad", "angry"),
-    codes={"N": "neutral", "H": "happy", "S": "sad", "A": "angry"},
-)
-
-CORPUS_LABELS: dict[str, CorpusLabels] = {c.corpus: c for c in (CREMAD, RAVDESS, MSPIMPROV)}
-
-
 def corpus_labels(corpus: str) -> CorpusLabels:
-    if corpus not in CORPUS_LABELS:
-        raise ConfigError(f"no declared label vocabulary for corpus {corpus!r}; known: {sorted(CORPUS_LABELS)}")
-    return CORPUS_LABELS[corpus]
+    """The label vocabulary a corpus adapter declares (:class:`bench.data.corpora.base.Adapter`)."""
+    from bench.data.corpora import ADAPTERS
+
+    adapter = ADAPTERS.get(corpus)
+    if adapter is None or adapter.labels is None:
+        known = sorted(name for name, a in ADAPTERS.items() if a.labels is not None)
+        raise ConfigError(f"no declared label vocabulary for corpus {corpus!r}; known: {known}")
+    return adapter.labels
 
 
 def _vocabulary(spec: str | Sequence[str]) -> tuple[str, ...]:

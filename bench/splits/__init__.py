@@ -12,7 +12,7 @@ dataset   scheme    folds
 ========= ========= ============================================================================
 cremad    vavl      the 5 published AuxFormer/VAVL partitions (63/14/14 actors; test sets overlap)
 cremad    kfold     5 folds, each actor tested once, gender-balanced (shipped for k=5, seed=0;
-                    other k/seed generated from the actors' genders, :mod:`bench.splits.actors`)
+                    other k/seed generated from the actors' genders that the CREMA-D adapter declares)
 ravdess   saf       the 5 published SAF folds (actors 21-24 are never tested)
 ravdess   kfold6    6 folds of 4 actors (2 M / 2 F): SAF's five plus the missing sixth
 ravdess   kfold     generated k-fold over the 24 actors (or over a manifest's speakers)
@@ -30,16 +30,21 @@ from __future__ import annotations
 
 from bench.config import closest
 from bench.errors import ConfigError
-from bench.splits.actors import CREMAD_GENDERS, MSPIMPROV_SESSIONS, RAVDESS_GENDERS
 from bench.splits.kfold import SCHEMES_DIR, generate_kfold, scheme_from_manifest
-from bench.splits.scheme import Fold, SplitScheme, SplitWarning, load_scheme_file
+from bench.splits.scheme import Fold, SplitScheme, SplitWarning, corpus_groups, load_scheme_file
 from bench.splits.user import load_user_scheme, looks_like_path, validate_scheme
 
-DEFAULT_SCHEME = {"cremad": "vavl", "ravdess": "saf", "mspimprov": "loso", "manifest": "kfold", "synthetic": "kfold"}
-# Generated k-fold schemes can be built without a manifest for corpora whose speakers we know.
-KNOWN_GENDERS = {"cremad": CREMAD_GENDERS, "ravdess": RAVDESS_GENDERS}
-# The ids a user-supplied scheme may name when no manifest is at hand.
-KNOWN_GROUPS = {"cremad": list(CREMAD_GENDERS), "ravdess": list(RAVDESS_GENDERS), "mspimprov": list(MSPIMPROV_SESSIONS)}
+def _adapter(dataset: str):
+    from bench.data.corpora import ADAPTERS
+
+    if dataset not in ADAPTERS:
+        raise ConfigError(f"no split schemes for dataset {dataset!r}; known: {sorted(ADAPTERS)}")
+    return ADAPTERS[dataset]
+
+
+def default_scheme(dataset: str) -> str:
+    """The scheme a dataset's runs use when none is named (its adapter declares it)."""
+    return _adapter(dataset).default_scheme
 
 
 def shipped_schemes() -> dict[tuple[str, str], str]:
@@ -53,12 +58,11 @@ def shipped_schemes() -> dict[tuple[str, str], str]:
 
 def list_schemes(dataset: str) -> list[str]:
     """The scheme names for ``dataset``, default first."""
-    if dataset not in DEFAULT_SCHEME:
-        raise ConfigError(f"no split schemes for dataset {dataset!r}; known: {sorted(DEFAULT_SCHEME)}")
+    adapter = _adapter(dataset)
     names = [n for (d, n) in shipped_schemes() if d == dataset]
-    if dataset != "mspimprov" and "kfold" not in names:
+    if adapter.kfold and "kfold" not in names:
         names.append("kfold")
-    default = DEFAULT_SCHEME[dataset]
+    default = adapter.default_scheme
     return [default] + sorted(n for n in set(names) if n != default)
 
 
@@ -75,9 +79,9 @@ def get_scheme(dataset: str, scheme: str | None = None, *, manifest=None, k: int
     if looks_like_path(scheme):
         if k is not None:
             raise ConfigError(f"--k does not apply to a scheme file ({scheme}); its folds are fixed")
-        return load_user_scheme(scheme, dataset, manifest=manifest, universe=KNOWN_GROUPS.get(dataset))
+        return load_user_scheme(scheme, dataset, manifest=manifest, universe=list(corpus_groups(dataset)) or None)
     names = list_schemes(dataset)
-    scheme = scheme or DEFAULT_SCHEME[dataset]
+    scheme = scheme or default_scheme(dataset)
     if scheme not in names:
         hint = closest(scheme, names)
         suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
@@ -93,12 +97,13 @@ def get_scheme(dataset: str, scheme: str | None = None, *, manifest=None, k: int
     # a generated k-fold
     if manifest is not None:
         return scheme_from_manifest(manifest, dataset, k=k, seed=seed)
-    if dataset in KNOWN_GENDERS:
-        count = len(KNOWN_GENDERS[dataset])
-        return generate_kfold(KNOWN_GENDERS[dataset], dataset, k=k or 5, seed=seed,
+    genders = corpus_groups(dataset)
+    if genders and all(genders.values()):  # the adapter knows every speaker and their gender
+        count = len(genders)
+        return generate_kfold(genders, dataset, k=k or 5, seed=seed,
                               source=f"generated: k={k or 5} seed={seed} over the {count} actors of {dataset}")
     raise ConfigError(f"{dataset}/{scheme} is generated from the manifest's speakers: pass manifest= (CLI: --root)")
 
 
-__all__ = ["Fold", "SplitScheme", "SplitWarning", "get_scheme", "list_schemes", "shipped_schemes", "DEFAULT_SCHEME",
+__all__ = ["Fold", "SplitScheme", "SplitWarning", "get_scheme", "list_schemes", "shipped_schemes", "default_scheme",
            "load_user_scheme", "validate_scheme"]

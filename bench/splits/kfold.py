@@ -13,7 +13,7 @@ The recipe, the same for the shipped files and for schemes generated from a mani
 
 ``python -m bench.splits`` rewrites the shipped files from this module (a test checks that
 the result is byte-identical to what ships): ``cremad_kfold.toml`` (k=5, seed 0, the 91 actors'
-genders from :mod:`bench.splits.actors`), ``ravdess_kfold6.toml`` (six contiguous folds of four
+genders from the CREMA-D adapter, :mod:`bench.data.corpora.cremad`), ``ravdess_kfold6.toml`` (six contiguous folds of four
 actors, the SAF folds extended by a sixth, see :func:`ravdess_kfold6`) and the three HiCMAE
 schemes of :mod:`bench.splits.published`.
 """
@@ -28,8 +28,7 @@ from typing import Mapping, Sequence
 
 from bench.errors import ConfigError
 from bench.io import write_text
-from bench.splits.actors import CREMAD_GENDERS, RAVDESS_GENDERS
-from bench.splits.scheme import Fold, SplitScheme, id_sort_key, norm_id, render_toml
+from bench.splits.scheme import Fold, SplitScheme, corpus_groups, id_sort_key, norm_id, render_toml
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 
@@ -118,7 +117,7 @@ def scheme_from_manifest(manifest, dataset: str, *, k: int | None = None, seed: 
 
 
 def cremad_kfold(k: int = 5, seed: int = 0) -> SplitScheme:
-    return generate_kfold(CREMAD_GENDERS, "cremad", k=k, seed=seed,
+    return generate_kfold(corpus_groups("cremad"), "cremad", k=k, seed=seed,
                           source=f"generated: k={k} seed={seed} over the 91 actors (genders from VideoDemographics.csv)")
 
 
@@ -128,7 +127,7 @@ def ravdess_kfold6() -> SplitScheme:
     Folds 1-5 are exactly the published SAF folds; fold 6 adds the one SAF never has, testing
     actors 21-24 and validating on 1-4, so every actor is tested (and validated) exactly once.
     """
-    actors = sorted(RAVDESS_GENDERS, key=int)
+    actors = sorted(corpus_groups("ravdess"), key=int)
     parts = [actors[i:i + 4] for i in range(0, 24, 4)]
     return SplitScheme("kfold6", "ravdess", cyclic_folds(parts),
                        source="generated: bench.splits.kfold.ravdess_kfold6",

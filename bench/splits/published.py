@@ -21,7 +21,7 @@ every clip is in its path, so the test speakers of each fold are facts read off 
 HiCMAE trains on every non-test speaker and has no validation set. Selection here never sees
 test speakers, so each fold of our schemes draws its validation speakers from that fold's
 training speakers -- a documented deviation, stated in each scheme's description:
-gender-balanced (``n_per_gender`` of each gender, genders from :mod:`bench.splits.actors`), in
+gender-balanced (``n_per_gender`` of each gender, genders from the corpus adapters), in
 ``sha256(f"{seed}:{fold}:{id}")`` order within each gender, so the draw depends on nothing but
 the ids and differs from fold to fold. CREMA-D draws 7 F + 7 M (the size of the VAVL
 development sets), RAVDESS 2 F + 2 M (the size of the SAF validation folds), MSP-IMPROV one
@@ -38,8 +38,7 @@ import hashlib
 from typing import Mapping, Sequence
 
 from bench.errors import ConfigError
-from bench.splits.actors import CREMAD_GENDERS, MSPIMPROV_SESSIONS, RAVDESS_GENDERS
-from bench.splits.scheme import Fold, SplitScheme, render_toml
+from bench.splits.scheme import Fold, SplitScheme, corpus_groups, render_toml
 
 HICMAE_REPO = "github.com/sunlicai/HiCMAE"
 HICMAE_COMMIT = "cdd28d481d7a03fe6cd5d27e968f51ec20d892a4"  # the snapshot the lists were read from
@@ -60,7 +59,7 @@ def _ids(first: int, last: int) -> list[str]:
 HICMAE_TEST: dict[str, list[list[str]]] = {
     "cremad": [_ids(1001, 1018), _ids(1019, 1036), _ids(1037, 1054), _ids(1055, 1072), _ids(1073, 1091)],
     "ravdess": [_ids(4 * i + 1, 4 * i + 4) for i in range(6)],
-    "mspimprov": [[s] for s in MSPIMPROV_SESSIONS],
+    "mspimprov": [[str(s)] for s in range(1, 7)],
 }
 
 
@@ -91,10 +90,10 @@ def hicmae_scheme(dataset: str, *, seed: int = 0) -> SplitScheme:
         raise ConfigError(f"HiCMAE publishes no folds for {dataset!r}; it does for {sorted(HICMAE_TEST)}")
     tests = HICMAE_TEST[dataset]
     if dataset == "mspimprov":
-        universe, genders, n, group_by = list(MSPIMPROV_SESSIONS), {}, 1, "session"
+        universe, genders, n, group_by = list(corpus_groups(dataset)), {}, 1, "session"
         drawn = "one of the five training sessions (each session is one female and one male actor)"
     else:
-        genders = CREMAD_GENDERS if dataset == "cremad" else RAVDESS_GENDERS
+        genders = corpus_groups(dataset)
         universe, n, group_by = list(genders), (7 if dataset == "cremad" else 2), "speaker"
         drawn = f"{n} female + {n} male training actors"
     folds = []

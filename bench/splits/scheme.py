@@ -169,3 +169,12 @@ def load_scheme_file(path: str | Path) -> SplitScheme:
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: split scheme lacks {exc.args[0]!r}") from None
+
+
+def corpus_groups(dataset: str) -> dict[str, str]:
+    """The group ids (speakers, or sessions) a corpus adapter declares, each with its gender
+    (M/F; "" where unknown or not a person); {} for a corpus whose groups come from its manifest."""
+    from bench.data.corpora import ADAPTERS
+
+    adapter = ADAPTERS.get(dataset)
+    return dict(adapter.groups) if adapter is not None else {}

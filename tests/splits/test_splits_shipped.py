@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.splits import get_scheme, list_schemes, shipped_schemes
-from bench.splits.actors import CREMAD_GENDERS, RAVDESS_GENDERS
+from bench.data.corpora.cremad import GENDERS as CREMAD_GENDERS
+from bench.data.corpora.ravdess import GENDERS as RAVDESS_GENDERS
 from bench.splits.kfold import SCHEMES_DIR, shipped_files
 
 CREMAD_ACTORS = {str(a) for a in range(1001, 1092)}

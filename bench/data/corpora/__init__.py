@@ -34,15 +34,24 @@ def register_adapter(adapter: Adapter) -> Adapter:
 
 
 register_adapter(Adapter("cremad", cremad.CremadOptions, cremad.build,
-                         "CREMA-D: VideoFlash/*.flv (+AudioWAV), intended or perceived labels"))
+                         "CREMA-D: VideoFlash/*.flv (+AudioWAV), intended or perceived labels",
+                         labels=cremad.LABELS, default_scheme="vavl", groups=cremad.GENDERS,
+                         protocol_options=("label_source",), describe_labels=cremad.describe_labels))
 register_adapter(Adapter("ravdess", ravdess.RavdessOptions, ravdess.build,
-                         "RAVDESS: Actor_XX/*.mp4 (+03-*.wav), speech, one row per trial"))
+                         "RAVDESS: Actor_XX/*.mp4 (+03-*.wav), speech, one row per trial",
+                         labels=ravdess.LABELS, default_scheme="saf", groups=ravdess.GENDERS,
+                         protocol_options=("include_song",), describe_labels=ravdess.describe_labels))
 register_adapter(Adapter("mspimprov", mspimprov.MspImprovOptions, mspimprov.build,
-                         "MSP-IMPROV: MSP-IMPROV-*.avi/.wav, labels from a user CSV"))
+                         "MSP-IMPROV: MSP-IMPROV-*.avi/.wav, labels from a user CSV",
+                         labels=mspimprov.LABELS, default_scheme="loso", group_by="session",
+                         groups={s: "" for s in mspimprov.SESSIONS}, kfold=False,
+                         protocol_options=("label_source", "keep_unlabelled"), describe_labels=mspimprov.describe_labels))
 register_adapter(Adapter("manifest", manifest_csv.ManifestCsvOptions, manifest_csv.build,
-                         "any corpus described by a CSV with the manifest's columns"))
+                         "any corpus described by a CSV with the manifest's columns", protocol_options=("labels",)))
 register_adapter(Adapter("synthetic", synthetic.SyntheticOptions, synthetic.build,
-                         "the generated synthetic corpus (RAVDESS or CREMA-D layout + synthetic_meta.csv)"))
+                         "the generated synthetic corpus (RAVDESS or CREMA-D layout + synthetic_meta.csv)",
+                         # its labels are planted; its layout does not change them
+                         protocol_options=()))
 
 
 def list_datasets() -> list[str]:

@@ -15,7 +15,7 @@ import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -98,12 +98,28 @@ def require_dir(path: Path, corpus: str, hint: str) -> Path:
 
 @dataclass(frozen=True)
 class Adapter:
-    """A registered corpus adapter: its options dataclass and the function that builds."""
+    """A registered corpus adapter: everything the framework knows about one corpus.
+
+    Adding a corpus is writing one adapter module and registering it: its options, how it
+    builds a manifest, its label vocabulary, who its speakers (or sessions) are, its default
+    split scheme and which options define a protocol. Splits, protocols and reports read these
+    fields and never name a corpus.
+    """
 
     name: str  # dataset name used by build_manifest / the CLI
     options: type  # dataclass of the adapter's options (unknown keys are rejected)
     build: Callable[..., Any]  # build(root: Path, options, report: Report) -> Manifest
     summary: str  # one line for listings
+    labels: Any = None  # bench.data.labels.CorpusLabels: vocabulary in class order, corpus codes
+    default_scheme: str = "kfold"  # the split scheme used when none is named
+    group_by: str = "speaker"  # the manifest column folds are drawn over ("session": MSP-IMPROV)
+    groups: Mapping[str, str] = field(default_factory=dict)  # known group ids -> gender M/F ("" unknown)
+    kfold: bool = True  # whether generated k-fold schemes over its groups make sense
+    # Options that change which clips or labels a run sees, hence its protocol (None: every
+    # option except paths and the corpus name).
+    protocol_options: tuple[str, ...] | None = None
+    # (label source, classes) under given options, e.g. ("perceived consensus", (...)).
+    describe_labels: Callable[[dict], tuple[str, tuple[str, ...]]] | None = None
 
 
 # -- CSV input --------------------------------------------------------------------------------

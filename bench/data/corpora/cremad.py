@@ -23,7 +23,7 @@ from typing import Literal
 import pandas as pd
 
 from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table, relative, require_dir
-from bench.data.labels import CREMAD
+from bench.data.labels import CorpusLabels
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
 
@@ -33,6 +33,37 @@ LEVELS = ("LO", "MD", "HI", "XX")
 CLIP_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 VIDEO_EXTENSIONS = (".flv", ".mp4")  # preference order when both exist for a clip
 PERCEIVED_CODES = ("A", "D", "F", "H", "N", "S")
+
+
+
+# CREMA-D: file-name codes (intended emotion) and the raters' one-letter codes (perceived).
+LABELS = CorpusLabels(
+    corpus="cremad",
+    vocabulary=("neutral", "happy", "sad", "angry", "fearful", "disgust"),
+    codes={
+        "NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry", "FEA": "fearful", "DIS": "disgust",
+        "N": "neutral", "H": "happy", "S": "sad", "A": "angry", "F": "fearful", "D": "disgust",
+    },
+)
+
+# Who the actors are: actor 1001 + i has sex _SEX[i] (M/F), transcribed from the corpus's own
+# VideoDemographics.csv (github.com/CheyneyComputerScience/CREMA-D): 48 male and 43 female
+# actors, the counts the corpus paper reports. Generated k-folds balance over them.
+_SEX = (
+    "MFFFMFFFFFMFF"  # 1001-1013
+    "MMMMFMFFMMFFM"  # 1014-1026
+    "MFFFMMMMMMFMM"  # 1027-1039
+    "MMMFMMFFMFMMF"  # 1040-1052
+    "FFFFMFMFFMFMM"  # 1053-1065
+    "MMMMMMFFFFFMF"  # 1066-1078
+    "FMMFMFMMMMFMF"  # 1079-1091
+)
+GENDERS: dict[str, str] = {str(1001 + i): sex for i, sex in enumerate(_SEX)}
+
+
+def describe_labels(options: dict) -> tuple[str, tuple[str, ...]]:
+    """(label source, classes) of a protocol under these adapter options."""
+    return ("perceived consensus" if options.get("label_source") == "perceived" else "acted"), LABELS.vocabulary
 
 
 @dataclass
@@ -156,7 +187,7 @@ def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
     rows, unknown_actor, no_vote, no_majority = [], set(), [], {}
     for clip_id, video in sorted(videos.items()):
         fields, _ = parse_clip(clip_id)
-        intended = CREMAD.decode(fields["emotion"])
+        intended = LABELS.decode(fields["emotion"])
         label = intended
         if options.label_source == "perceived":
             if clip_id not in votes:
@@ -166,7 +197,7 @@ def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
             if vote not in PERCEIVED_CODES:
                 no_majority[clip_id] = vote
                 continue
-            label = CREMAD.decode(vote)
+            label = LABELS.decode(vote)
         if genders and fields["actor"] not in genders:
             unknown_actor.add(fields["actor"])
         wav = wavs.get(clip_id) if options.use_wav else None
@@ -192,4 +223,4 @@ def build(root: Path, options: CremadOptions, report: Report) -> Manifest:
     if not rows:
         raise ConfigError(nothing_usable(root, videos, bad, options, no_vote, no_majority))
     frame = pd.DataFrame(rows)
-    return Manifest(frame, options.corpus, CREMAD.vocabulary, (), root, report.messages)
+    return Manifest(frame, options.corpus, LABELS.vocabulary, (), root, report.messages)

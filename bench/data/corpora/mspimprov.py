@@ -38,7 +38,7 @@ from typing import Literal
 import pandas as pd
 
 from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table, relative
-from bench.data.labels import ALIASES, MSPIMPROV
+from bench.data.labels import ALIASES, CorpusLabels
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
 
@@ -52,6 +52,23 @@ COLUMN_NAMES = {
     "valence": ("valence", "emoval", "val"),
     "dominance": ("dominance", "emodom", "dom"),
 }
+
+
+
+# MSP-IMPROV, 4-class protocol: the target-emotion letter of the file name and the letters of
+# the consensus labels (other consensus codes, e.g. O "other" or X "no agreement", are outside).
+LABELS = CorpusLabels(
+    corpus="mspimprov",
+    vocabulary=("neutral", "happy", "sad", "angry"),
+    codes={"N": "neutral", "H": "happy", "S": "sad", "A": "angry"},
+)
+
+# Folds are drawn over the six recording sessions.
+SESSIONS: tuple[str, ...] = tuple(str(s) for s in range(1, 7))
+
+
+def describe_labels(options: dict) -> tuple[str, tuple[str, ...]]:
+    return ("acted" if options.get("label_source") == "target" else "perceived consensus"), LABELS.vocabulary
 
 
 @dataclass
@@ -89,8 +106,8 @@ def pick_columns(table: pd.DataFrame, path: Path) -> dict[str, str]:
 def decode_label(value: str) -> str | None:
     """A 4-class name for a consensus value, or ``None`` when it is outside the protocol."""
     value = str(value).strip()
-    name = MSPIMPROV.decode(value.upper()) if len(value) == 1 else ALIASES.get(value.lower())
-    return name if name in MSPIMPROV.vocabulary else None
+    name = LABELS.decode(value.upper()) if len(value) == 1 else ALIASES.get(value.lower())
+    return name if name in LABELS.vocabulary else None
 
 
 def read_labels(path: Path) -> tuple[pd.DataFrame, tuple[str, ...], bool]:
@@ -126,7 +143,7 @@ def nothing_usable(root: Path, videos: dict, bad: list, label_path: Path | None,
         found = f" ({len(bad)} media files there do not follow the MSP-IMPROV naming scheme, e.g. {bad[0][0]})" if bad else ""
         return (f"{head}: no video named MSP-IMPROV-S<nn><A|H|S|N>-<F|M><session>-<R|S|P|T>-<pair><n> "
                 f"with extension {'/'.join(VIDEO_EXTENSIONS)}{found}")
-    accepted = f"{list(MSPIMPROV.vocabulary)} (codes {', '.join(MSPIMPROV.codes)} or their names)"
+    accepted = f"{list(LABELS.vocabulary)} (codes {', '.join(LABELS.codes)} or their names)"
     label_ids = sorted(by_clip.index) if by_clip is not None else []
     matched = len(videos) - len(unlabelled)
     parts = [f"{len(videos)} videos found; the label file {label_path} has {len(label_ids)} rows, "
@@ -190,7 +207,7 @@ def build(root: Path, options: MspImprovOptions, report: Report) -> Manifest:
             "clip_id": clip_id, "corpus": "mspimprov", "speaker": fields["speaker"], "gender": fields["gender"],
             "session": fields["session"], "label": "", "video_path": relative(video, root),
             "audio_path": relative(wavs[clip_id], root) if clip_id in wavs else "",
-            "sentence": fields["sentence"], "target": MSPIMPROV.decode(fields["target"]),
+            "sentence": fields["sentence"], "target": LABELS.decode(fields["target"]),
             "condition": fields["condition"], "pair": fields["pair"],
         }
         if by_clip is None:
@@ -218,5 +235,5 @@ def build(root: Path, options: MspImprovOptions, report: Report) -> Manifest:
     if not rows or (not targets and all(not row["label"] for row in rows)):  # nothing to learn from
         raise ConfigError(nothing_usable(root, videos, bad, label_path if by_clip is not None else None,
                                          by_clip, unlabelled, outside))
-    vocabulary = MSPIMPROV.vocabulary if has_labels else ()
+    vocabulary = LABELS.vocabulary if has_labels else ()
     return Manifest(pd.DataFrame(rows), "mspimprov", vocabulary, targets, root, report.messages)

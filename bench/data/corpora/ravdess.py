@@ -25,13 +25,32 @@ from typing import Literal
 import pandas as pd
 
 from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, relative
-from bench.data.labels import RAVDESS
+from bench.data.labels import CANONICAL, CorpusLabels
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
 
 NAME_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 ACTOR_DIR_RE = re.compile(r"^Actor_(\d{2})$")
 EXTENSION = {"01": ".mp4", "02": ".mp4", "03": ".wav"}
+
+
+
+# RAVDESS: the two-digit emotion field of the file name.
+LABELS = CorpusLabels(
+    corpus="ravdess",
+    vocabulary=CANONICAL,
+    codes={
+        "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
+        "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+    },
+)
+
+# Odd actor numbers are male, even female (the corpus's documented convention).
+GENDERS: dict[str, str] = {str(a): ("M" if a % 2 else "F") for a in range(1, 25)}
+
+
+def describe_labels(options: dict) -> tuple[str, tuple[str, ...]]:
+    return "acted", LABELS.vocabulary
 
 
 @dataclass
@@ -67,7 +86,7 @@ def parse_name(stem: str) -> tuple[str, Trial] | tuple[None, str]:
         return None, f"modality {modality} is not 01, 02 or 03"
     if channel not in ("01", "02"):
         return None, f"channel {channel} is not 01 (speech) or 02 (song)"
-    if emotion not in RAVDESS.codes:
+    if emotion not in LABELS.codes:
         return None, f"emotion {emotion} is not 01-08"
     if intensity not in ("01", "02"):
         return None, f"intensity {intensity} is not 01 or 02"
@@ -167,7 +186,7 @@ def build_frame(root: Path, options: RavdessOptions, report: Report) -> pd.DataF
             "speaker": str(int(trial.actor)),
             "gender": "M" if int(trial.actor) % 2 else "F",
             "session": "",
-            "label": RAVDESS.decode(trial.emotion),
+            "label": LABELS.decode(trial.emotion),
             "video_path": relative(video, root),
             "audio_path": relative(audio, root) if audio is not None else "",
             "channel": "speech" if trial.channel == "01" else "song",
@@ -188,4 +207,4 @@ def build_frame(root: Path, options: RavdessOptions, report: Report) -> pd.DataF
 
 def build(root: Path, options: RavdessOptions, report: Report) -> Manifest:
     frame = build_frame(root, options, report)
-    return Manifest(frame, options.corpus, RAVDESS.vocabulary, (), root, report.messages)
+    return Manifest(frame, options.corpus, LABELS.vocabulary, (), root, report.messages)

@@ -6,7 +6,7 @@ import pytest
 from corpus_replicas import ravdess_tree, touch
 
 from bench.data.corpora import CorpusWarning, UnrecognisedFilesError, build_manifest
-from bench.data.labels import RAVDESS
+from bench.data.corpora.ravdess import LABELS as RAVDESS
 from bench.errors import ConfigError
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.data.labels import (
-    CANONICAL, CREMAD, MSPIMPROV, RAVDESS, canonical_label, canonical_order, cross_corpus_mapping, relabel,
-)
+from bench.data.corpora.cremad import LABELS as CREMAD
+from bench.data.corpora.mspimprov import LABELS as MSPIMPROV
+from bench.data.corpora.ravdess import LABELS as RAVDESS
+from bench.data.labels import CANONICAL, canonical_label, canonical_order, cross_corpus_mapping, relabel
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
 
