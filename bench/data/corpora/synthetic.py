@@ -20,7 +20,9 @@ from typing import Literal
 
 import pandas as pd
 
-from bench.data.corpora import cremad, ravdess
+from bench.data.corpora.cremad import CremadOptions
+from bench.data.corpora.cremad import build as build_cremad
+from bench.data.corpora.ravdess import RavdessOptions, build_frame, parse_name
 from bench.data.corpora.base import MEDIA_EXTENSIONS, Report, preview, read_csv_table
 from bench.data.labels import ALIASES, CANONICAL
 from bench.data.manifest import TARGET_COLUMNS, Manifest
@@ -47,7 +49,7 @@ def meta_key(clip_id: str, layout: str) -> str:
     """The adapter's clip id for a meta ``clip_id`` (see the module docstring)."""
     stem = Path(clip_id).stem if Path(clip_id).suffix.lower() in MEDIA_EXTENSIONS else clip_id
     if layout == "ravdess":
-        modality, trial = ravdess.parse_name(stem)
+        modality, trial = parse_name(stem)
         if modality is not None:
             return trial.key
     return stem
@@ -79,9 +81,9 @@ def read_meta(root: Path, layout: str) -> pd.DataFrame:
 def build(root: Path, options: SyntheticOptions, report: Report) -> Manifest:
     layout = detect_layout(root) if options.layout == "auto" else options.layout
     if layout == "ravdess":
-        frame = ravdess.build_frame(root, ravdess.RavdessOptions(corpus="synthetic", audio_from=options.audio_from), report)
+        frame = build_frame(root, RavdessOptions(corpus="synthetic", audio_from=options.audio_from), report)
     else:
-        frame = cremad.build(root, cremad.CremadOptions(corpus="synthetic"), report).frame
+        frame = build_cremad(root, CremadOptions(corpus="synthetic"), report).frame
     meta = read_meta(root, layout)
     known = frame["clip_id"].isin(meta.index)
     frame_ids = list(frame["clip_id"])
