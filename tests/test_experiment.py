@@ -124,3 +124,16 @@ def test_cli_passes_seeds_and_overrides(monkeypatch):
     assert seen["seeds"] == [0, 1, 2] and seen["overrides"] == {"d": 3, "train.lr": 1e-4} and seen["folds"] == 2
     result = CliRunner().invoke(app, ["run", "--model", "toy", "--seeds", "4,5", "--seeds", "6"])
     assert seen["seeds"] == [4, 5, 6]
+
+
+def test_run_config_is_read_by_the_one_study_loader(env, tmp_path):
+    """``bench run --config`` takes any study file: a best-trial file's [model]/[train] tables,
+    or a comparison's [overrides.<model>]; the loader checks it like every other study file."""
+    comparison = tmp_path / "cmp.toml"
+    comparison.write_text('[study]\nkind = "comparison"\nmodels = ["toy"]\n[overrides.toy]\nhidden = 7\ntrain.lr = 0.3\n')
+    model_config, train_config = resolve_configs("toy", "toy", config=comparison)
+    assert model_config.hidden == 7 and train_config.lr == 0.3
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[model]\nhidden = 7\n[trian]\nlr = 0.3\n')
+    with pytest.raises(ConfigError, match=r"unknown top-level tables \['trian'\]"):
+        resolve_configs("toy", "toy", config=broken)

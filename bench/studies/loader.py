@@ -141,8 +141,12 @@ def _dimension(name: str, table: dict[str, Any], where: str) -> SearchDimension:
     return SearchDimension(name, kind, target, low=low, high=high, log=bool(table.get("log", False)), step=table.get("step"))
 
 
-def load_study(path: str | Path) -> Study:
-    """Read and validate a study file; every error names the file and the offending key."""
+def load_study(path: str | Path, *, model: str | None = None) -> Study:
+    """Read and validate a study file; every error names the file and the offending key.
+
+    ``model``: the model a ``[model]``/``[train]`` file applies to when its ``[study]`` table
+    names none (``bench run --model M --config best.toml``).
+    """
     path = Path(path)
     data = load_toml(path)
     where = str(path)
@@ -179,19 +183,19 @@ def load_study(path: str | Path) -> Study:
         if not study.models:
             raise ConfigError(f"{where}: a comparison needs [study] models = [...]")
     if kind in ("ablation", "sweep", "run"):
-        model = head.get("model")
-        if model is not None:
-            study.model = _check_model(model, f"{where} [study] model")
+        named = head.get("model")
+        if named is not None:
+            study.model = _check_model(named, f"{where} [study] model")
         elif kind != "run":
             raise ConfigError(f"{where}: an {kind} study needs [study] model = \"...\"")
 
-    for model, table in data.get("overrides", {}).items():
-        _check_model(model, f"{where} [overrides.{model}]")
-        study.overrides[model] = _check_overrides(model, _flatten(table), f"{where} [overrides.{model}]")
+    for name, table in data.get("overrides", {}).items():
+        _check_model(name, f"{where} [overrides.{name}]")
+        study.overrides[name] = _check_overrides(name, _flatten(table), f"{where} [overrides.{name}]")
 
     # ``[model]`` / ``[train]`` tables: the form `bench sweep` writes for its best trial.
     if "model" in data or "train" in data:
-        subject = study.model or (study.models[0] if study.models else None)
+        subject = study.model or (study.models[0] if study.models else None) or model
         if subject is None:
             raise ConfigError(f"{where}: [model]/[train] tables need [study] model = \"...\"")
         flat = {**_flatten(data.get("model", {})), **_flatten(data.get("train", {}), "train.")}

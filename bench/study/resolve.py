@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.config import apply_overrides, load_toml
+from bench.config import apply_overrides
 from bench.errors import ConfigError
 
 
@@ -62,16 +62,19 @@ def split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], d
     return model, train
 
 
-def read_study_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """``[model]``, ``[train]`` and ``[study]`` tables of a study file (data only)."""
-    data = load_toml(path)
-    unknown = sorted(set(data) - {"model", "train", "study"})
-    if unknown:
-        raise ConfigError(f"{path}: bench run reads only [model], [train] (and [study]) tables, found {unknown}")
-    for table in ("model", "train", "study"):
-        if not isinstance(data.get(table, {}), dict):
-            raise ConfigError(f"{path}: [{table}] must be a table")
-    return dict(data.get("model", {})), dict(data.get("train", {})), dict(data.get("study", {}))
+def read_study_config(path: str | Path, model: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A study file's model settings and training settings for ``model``, and its ``[study]`` head.
+
+    Read by the one study loader (:func:`bench.studies.loader.load_study`), so a run's
+    ``--config`` file is checked like every other study file: ``[model]``/``[train]`` tables
+    (what ``bench sweep`` writes), or a comparison's ``[overrides.<model>]``.
+    """
+    from bench.studies.loader import load_study
+
+    study = load_study(path, model=model)
+    subject = study.model or model
+    model_settings, train_settings = split_overrides(study.overrides.get(subject, {}))
+    return model_settings, train_settings, ({"model": study.model} if study.model else {})
 
 
 def resolve_configs(
@@ -125,7 +128,7 @@ def resolve_configs(
             notes.append(f"dataset preset {dataset}/{scope} applied: {preset[scope]}")
 
     if config is not None:
-        study_model, study_train, study = read_study_config(config)
+        study_model, study_train, study = read_study_config(config, model)
         if study.get("model") and study["model"] != model:
             notes.append(f"{config}: written for model {study['model']!r}, used for {model!r}")
         try:
@@ -182,7 +185,7 @@ def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config
     for scope in preset_scopes(model, device_kind):
         keys |= set(split_overrides(preset.get(scope, {}))[0])
     if config is not None:
-        keys |= set(read_study_config(config)[0])
+        keys |= set(read_study_config(config, model)[0])
     return keys
 
 
