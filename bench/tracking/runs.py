@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import os
 import platform
@@ -234,6 +235,11 @@ def make_client(tracking_uri: str | None = None):
 
     uri = tracking_uri or default_tracking_uri()
     from bench.urls import database_url, require_driver
+
+    # MLflow's own INFO lines (schema creation, each system-metrics monitor starting) would
+    # interleave with the progress bars; its warnings and errors still show.
+    for name in ("mlflow.store.db.utils", "mlflow.system_metrics"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     require_driver(uri, "--tracking-uri")
     with _creation_lock(uri):
