@@ -121,7 +121,7 @@ def ablate(
 
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
     """
-    from bench.report.provenance import command_line, provenance
+    from bench.report.provenance import command_line, display_path, provenance
     from bench.train.config import default_metric
     from bench.eval.metrics import METRICS
     from bench.data.open import open_dataset
@@ -175,7 +175,7 @@ def ablate(
                     "test_audio_zeroed": "reference weights, audio zeroed at test time",
                     "test_video_zeroed": "reference weights, video and flow zeroed at test time", **spec.descriptions}
     title = f"Ablation of {model} on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
-    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, study=str(spec.path)))
+    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, study=display_path(spec.path)))
     pair_note = "; ".join(f"{n} pair: accuracy on the {a} and {b} clips" for n, (a, b) in spec.pairs.items())
     table = ablation_table(tidy, metrics, reference=spec.reference, variants=order, descriptions=descriptions, dataset=dataset,
                            test=test, synthetic=synthetic, row_key=ROW_KEY, label=f"tab:ablation-{model}-{dataset}",

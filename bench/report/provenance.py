@@ -25,6 +25,21 @@ def command_line() -> str:
     return "bench " + " ".join(shlex.quote(redact_url(a)) for a in sys.argv[1:])
 
 
+def display_path(path) -> str:
+    """A path as a committed report should show it: relative to the working directory when it
+    lies under it, ``studies/<name>`` for a shipped study file; never a machine's temp folder."""
+    from pathlib import Path
+
+    path = Path(path).resolve()
+    shipped = Path(__file__).resolve().parents[1] / "studies"
+    if path.parent == shipped:
+        return f"studies/{path.name}"
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -> dict[str, str]:
     """What a report's numbers come from: code, data, split, protocol and the MLflow runs."""
     protocols = sorted({f"{r.protocol} (sha256 {r.protocol_checksum[:12]})" for r in runs.values() if getattr(r, "protocol", "")})
