@@ -17,6 +17,7 @@ import sys
 from bench.data.store import FeatureStore
 from bench.experiment import run
 from bench.paths import bench_home
+from tests.support.console import MarkerConsole
 from tests.support.toy import toy_scheme
 from tests.support.study_models import SLEEP_FILE, SlowToy, register
 
@@ -43,15 +44,8 @@ def main(store_dir: str, folds: int, executor: str) -> None:
     register("toy-slow", SlowToy, RECIPE)
     store = FeatureStore.open(store_dir)
 
-    class Console:
-        def print(self, text="", *args, **kwargs):
-            text = str(text)
-            print(text, flush=True)
-            if text.startswith("fold ") and ": epoch" in text:
-                print(f"JOB-DONE {text.split()[1]}", flush=True)
-
     run("toy-slow", store=store, split=toy_scheme(store, folds), seeds=(0,), progress=False, system_metrics=False,
-        experiment_name="grid-kill", console=Console(), executor=make(executor))
+        experiment_name="grid-kill", console=MarkerConsole("JOB-DONE"), executor=make(executor))
 
 
 if __name__ == "__main__":

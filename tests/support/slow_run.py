@@ -14,6 +14,7 @@ import time
 
 from bench.data.store import FeatureStore
 from bench.experiment import run
+from tests.support.console import MarkerConsole
 from tests.support.toy import ToyModel, register_toy_model, toy_scheme
 
 
@@ -30,15 +31,8 @@ def main(store_dir: str, sleep: float = 0.0) -> None:
     register_toy_model("toy", recipe={"epochs": 3, "batch_size": 8, "lr": 1e-2})
     store = FeatureStore.open(store_dir)
 
-    class Console:
-        def print(self, text="", *args, **kwargs):
-            text = str(text)
-            print(text, flush=True)
-            if text.startswith("fold ") and ": epoch" in text:
-                print(f"FOLD-DONE {text.split()[1]}", flush=True)
-
     run("toy", store=store, split=toy_scheme(store, 2), seeds=(0,), progress=False, track=True,
-        experiment_name="kill-test", console=Console())
+        experiment_name="kill-test", console=MarkerConsole("FOLD-DONE"))
 
 
 if __name__ == "__main__":
