@@ -12,10 +12,11 @@ from bench.cli.common import console
 
 @app.command("prepare")
 def prepare_command(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="cremad, ravdess, mspimprov, manifest or synthetic."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="cremad, ravdess, mspimprov, affwild2, manifest or synthetic."),
     root: Path = typer.Option(..., "--root", help="Folder of the corpus (or the manifest CSV for 'manifest')."),
     option: list[str] = typer.Option(None, "--option", help="Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"),
     frames: int = typer.Option(16, "--frames", help="Frames sampled uniformly per clip (T)."),
+    fps: float = typer.Option(0.0, "--fps", help="Video steps per second for clips with per-frame annotations (affwild2); 0: the default (5)."),
     image_size: int = typer.Option(48, "--image-size", help="Side of the face crops the model sees (S)."),
     crop_size: int = typer.Option(112, "--crop-size", help="Side of the full-resolution crop used for optical flow."),
     face: str = typer.Option("haar", "--face", help="Face detector: haar, or none for pre-cropped faces."),
@@ -37,6 +38,7 @@ def prepare_command(
 
     config = PrepareConfig(
         num_frames=frames,
+        fps=fps,
         image_size=image_size,
         crop_size=crop_size,
         face_detector=face,  # type: ignore[arg-type]  (validated by PrepareConfig)

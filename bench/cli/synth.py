@@ -14,7 +14,7 @@ from bench.cli.common import console
 @app.command("synth")
 def synth_command(
     out: Path = typer.Option(None, "--out", help="Folder to write (default: <bench home>/corpora/synthetic-<layout>-<hash>, reused if present)."),
-    layout: str = typer.Option("ravdess", "--layout", help="File layout and naming to imitate: ravdess or cremad."),
+    layout: str = typer.Option("ravdess", "--layout", help="File layout and naming to imitate: ravdess, cremad, or affwild2 (long videos with per-frame valence/arousal)."),
     actors: int = typer.Option(10, "--actors", help="Number of actors (speakers), half female, half male."),
     clips_per_class: int = typer.Option(4, "--clips-per-class", help="Takes per actor and class."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives byte-identical files."),
@@ -32,6 +32,13 @@ def synth_command(
     """
     from bench.data.synth import META_FILE, SynthConfig, ensure_synthetic_corpus, generate_corpus, read_meta
 
+    if layout not in ("ravdess", "cremad", "affwild2"):
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"--layout must be ravdess, cremad or affwild2, got {layout!r}")
+    if layout == "affwild2":  # a frame-level corpus: its own generator (--actors/--clips-per-class do not apply)
+        _synth_affwild2(out, seed, workers or min(4, os.cpu_count() or 1), overwrite, quiet)
+        return
     config = SynthConfig(layout=layout, actors=actors, clips_per_class=clips_per_class, seed=seed)  # type: ignore[arg-type]
     workers = workers or min(4, os.cpu_count() or 1)
     if out is None and not overwrite:
@@ -67,3 +74,29 @@ def _same_key(root: Path, config) -> bool:
         return json.loads((root / CONFIG_FILE).read_text())["key"] == corpus_key(config)
     except (OSError, ValueError, KeyError):
         return False
+
+
+def _synth_affwild2(out: Path | None, seed: int, workers: int, overwrite: bool, quiet: bool) -> None:
+    """``--layout affwild2``: see :mod:`bench.data.synth.affwild2`."""
+    import json
+
+    from bench.data.synth.affwild2 import CONFIG_FILE, AffWildSynthConfig, corpus_key, ensure_affwild2_corpus, generate_affwild2
+
+    config = AffWildSynthConfig(seed=seed)
+    if out is None and not overwrite:
+        root = ensure_affwild2_corpus(config, progress=not quiet, workers=workers)
+    elif out is None:
+        from bench.paths import corpora_dir
+
+        root = generate_affwild2(corpora_dir() / f"synthetic-affwild2-{corpus_key(config)}", config, workers=workers, overwrite=True)
+    else:
+        try:
+            same = json.loads((out / CONFIG_FILE).read_text())["key"] == corpus_key(config)
+        except (OSError, ValueError, KeyError):
+            same = False
+        root = out.resolve() if same and not overwrite else generate_affwild2(out, config, workers=workers, overwrite=overwrite)
+    videos = json.loads((root / CONFIG_FILE).read_text())["videos"]
+    tracks = sum(len(v["tracks"]) for v in videos)
+    console.print(f"synthetic corpus at [bold]{root}[/]", highlight=False)
+    console.print(f"{len(videos)} videos, {tracks} annotated tracks (valence, arousal per frame), affwild2 layout, seed {seed}",
+                  highlight=False)

@@ -79,6 +79,9 @@ class PrepareConfig:
     """Everything that determines a feature store's contents (hashed into its key)."""
 
     num_frames: int = 16  # T: frames sampled uniformly over each clip
+    # Video steps per second for clips with per-frame annotations (Aff-Wild2), which are sampled
+    # at a fixed rate over their whole length instead (bench.data.frame_clips); 0: its default (5).
+    fps: float = 0.0
     image_size: int = 48  # S: side of the face crops (and flow fields) the model sees
     crop_size: int = 112  # side of the full-resolution face crop on which flow is computed
     face_detector: Literal["haar", "none"] = "haar"  # "none": frames are already face crops
@@ -112,6 +115,8 @@ class PrepareConfig:
             raise ConfigError(f"face_detector must be 'haar' or 'none', got {self.face_detector!r}")
         if self.flow not in ("dis", "farneback", "tvl1", "none"):
             raise ConfigError(f"flow must be one of dis, farneback, tvl1, none; got {self.flow!r}")
+        if not self.fps >= 0:
+            raise ConfigError(f"fps must be >= 0 (0: the default for frame-level clips), got {self.fps}")
         if self.audio_seconds <= 0:
             raise ConfigError(f"audio_seconds must be positive, got {self.audio_seconds}")
 
@@ -134,6 +139,9 @@ class ClipJob:
     clip_id: str
     video_path: str
     audio_path: str  # separate sound file, or the video itself
+    annotation_path: str = ""  # per-frame annotation file (Aff-Wild2): a frame-level clip, see bench.data.frame_clips
+    faces_path: str = ""  # folder of ready face crops (cropped_aligned/<track>), used instead of detection
+    subject: str = ""  # "left" / "right": the track's half of a two-subject video
 
 
 @dataclass
@@ -201,6 +209,10 @@ def compute_clip(job: ClipJob, config: PrepareConfig, timer: StageTimer | None =
     from bench.data import audio, faces, flow, media
 
     timer = timer or StageTimer()
+    if job.annotation_path:
+        from bench.data.frame_clips import compute_frame_clip
+
+        return compute_frame_clip(job, config, timer)
     with timer("decode"):
         frames, _fps = media.read_frames(job.video_path, config.num_frames)
     with timer("faces"):
@@ -246,7 +258,7 @@ def prepare_clip(job: ClipJob, config: PrepareConfig, store: FeatureStore) -> Cl
     try:
         arrays = compute_clip(job, config, timer)
         with timer("write"):
-            store.write_clip(job.clip_id, arrays)
+            store.write_clip(job.clip_id, arrays, info=getattr(arrays, "info", None))
     except BadInputError as exc:
         record = exc.record
         return ClipOutcome(job.clip_id, BadInput(record.path, record.stage, record.reason, job.clip_id), timer.seconds)
@@ -380,9 +392,17 @@ def store_key(manifest: Manifest, config: PrepareConfig) -> str:
             "targets": list(manifest.targets),
             "root": str(Path(manifest.root).resolve()),
             "manifest": stable_hash(content, length=64),
-            "settings": to_dict(config),
+            "settings": _hashed_settings(config),
         }
     )
+
+
+def _hashed_settings(config: PrepareConfig) -> dict[str, Any]:
+    """The settings that name a store; ``fps`` only when set, so stores made before it existed keep their key."""
+    settings = to_dict(config)
+    if not settings.get("fps"):
+        settings.pop("fps", None)
+    return settings
 
 
 def package_versions() -> dict[str, str]:
@@ -403,7 +423,12 @@ def clip_jobs(manifest: Manifest) -> list[ClipJob]:
     for row in manifest.frame.itertuples(index=False):
         video = str(manifest.media_path(row.video_path)) if row.video_path else ""
         sound = str(manifest.media_path(row.audio_path)) if row.audio_path else video
-        jobs.append(ClipJob(row.clip_id, video, sound))
+        annotation = str(getattr(row, "annotation_path", "") or "")
+        faces_path = str(getattr(row, "faces_path", "") or "")
+        jobs.append(ClipJob(row.clip_id, video, sound,
+                            str(manifest.media_path(annotation)) if annotation else "",
+                            str(manifest.media_path(faces_path)) if faces_path else "",
+                            str(getattr(row, "subject", "") or "")))
     return jobs
 
 
@@ -454,6 +479,10 @@ def prepare(
         "settings": to_dict(config),
         "versions": package_versions(),
     }
+    if "annotation_path" in manifest.frame.columns:  # frame-level clips: the steps' rate (bench.data.frame_clips)
+        from bench.data.frame_clips import DEFAULT_FPS
+
+        meta["fps"] = float(config.fps or DEFAULT_FPS)
     store = FeatureStore.create(root, meta, manifest)
     rebuilt = check_store(store, full=verify)
     jobs = [job for job in clip_jobs(manifest) if not store.is_done(job.clip_id)]

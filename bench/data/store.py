@@ -285,14 +285,17 @@ class FeatureStore:
         self._done.pop(clip_id, None)
         self._damaged.pop(clip_id, None)
 
-    def write_clip(self, clip_id: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    def write_clip(self, clip_id: str, arrays: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> dict[str, Any]:
         """Atomically write every array of one clip, then its done-marker; returns the index entry.
 
         The entry records each array's shape, dtype and file size in bytes: what the cheap
-        resume check (:meth:`check_clip`) compares the files with.
+        resume check (:meth:`check_clip`) compares the files with. ``info`` (JSON scalars, e.g. a
+        frame-level clip's ``ann_fps``) is kept in the entry too: :meth:`clip_info`.
         """
         folder = self.clip_dir(clip_id)
         entry: dict[str, Any] = {"clip_id": clip_id, "dir": folder.name, "arrays": {}}
+        if info:
+            entry["info"] = dict(info)
         for name, array in arrays.items():
             if not ARRAY_NAME.match(name):
                 raise ValueError(f"array name {name!r} must be letters, digits and underscores")
@@ -367,6 +370,10 @@ class FeatureStore:
     def failures(self) -> list[BadInput]:
         order = {c: i for i, c in enumerate(self._full_manifest.frame["clip_id"])}
         return sorted(self._failures.values(), key=lambda f: order.get(f.clip_id, len(order)))
+
+    def clip_info(self, clip_id: str) -> dict[str, Any]:
+        """The scalars recorded with a clip (``fps``, ``ann_fps``, ... for frame-level clips; else {})."""
+        return dict(self._entry(clip_id).get("info") or {})
 
     def arrays(self, clip_id: str) -> list[str]:
         return list(self._entry(clip_id)["arrays"])

@@ -49,12 +49,24 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("ccc_valence", "CCC-V", "regression", low=-1.0),
     Metric("ccc_dominance", "CCC-D", "regression", low=-1.0),
     Metric("ccc_mean", "CCC (mean)", "regression", low=-1.0, headline=True, primary=True),
+    # Frame-level task (Aff-Wild2 / ABAW VA): ccc_valence, ccc_arousal and ccc_mean above are then
+    # the CCC over all valid annotation frames of the evaluation set concatenated (ABAW's
+    # definition, see frame_metrics); these are the per-video CCC averaged over videos, reported
+    # separately and labelled as such.
+    Metric("ccc_video_valence", "CCC-V (per-video avg)", "frame", low=-1.0),
+    Metric("ccc_video_arousal", "CCC-A (per-video avg)", "frame", low=-1.0),
+    Metric("ccc_video_mean", "CCC (per-video avg, mean)", "frame", low=-1.0),
 )}
 CLASSIFICATION_METRICS = tuple(m.name for m in METRICS.values() if m.task == "classification")
 
 
 def primary_metric(task: str) -> str:
-    """The headline metric of a task: UAR for classes, mean CCC for continuous targets."""
+    """The headline metric of a task: UAR for classes, mean CCC for continuous targets.
+
+    The frame-level task shares the regression headline ``ccc_mean`` (there: over all valid
+    annotation frames concatenated, as ABAW ranks).
+    """
+    task = "regression" if task == "frame" else task
     return next(m.name for m in METRICS.values() if m.task == task and m.primary)
 
 
@@ -116,3 +128,104 @@ def regression_metrics(prediction: np.ndarray, target: np.ndarray, names: Sequen
 def scalar_metrics(metrics: dict) -> dict[str, float]:
     """The float-valued entries of a metrics dict (drops per-class dicts and matrices)."""
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# ---------------------------------------------------------------------------------------------
+# frame-level continuous emotion (Aff-Wild2, the ABAW VA challenge)
+# ---------------------------------------------------------------------------------------------
+FRAME_TARGETS = ("valence", "arousal")  # the frame task's dimensions, in this order
+
+
+def masked_ccc(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """CCC per column over the rows where ``mask`` is True: (N, K), (N, K), (N,) -> (K,).
+
+    Lin (1989): ``2 cov / (var_p + var_t + (mean_p - mean_t)^2)`` with population moments
+    (divided by N, as ABAW's evaluation script and :func:`ccc` use). No valid row gives NaN
+    (there is nothing to score, and a 0 would pass for a score).
+    """
+    prediction = np.asarray(prediction, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if prediction.ndim == 1:
+        prediction, target = prediction[:, None], target[:, None]
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction {prediction.shape} and target {target.shape} differ in shape")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != prediction.shape[:1]:
+            raise ValueError(f"mask {mask.shape} does not match {prediction.shape[0]} rows")
+        prediction, target = prediction[mask], target[mask]
+    if len(prediction) == 0:
+        return np.full(prediction.shape[1], np.nan)
+    return ccc(prediction, target)
+
+
+def frame_metrics(predictions, targets, masks=None, names: Sequence[str] = FRAME_TARGETS) -> dict[str, float]:
+    """ABAW's scores of per-frame predictions of several videos (at the annotation frame rate).
+
+    ``predictions``, ``targets``: one (N_v, K) array per video; ``masks``: one (N_v,) bool array
+    per video (False: unannotated, -5), or None. Returns
+
+    - ``ccc_<name>`` and ``ccc_mean``: CCC per dimension over ALL valid frames of all videos
+      concatenated (the challenge's definition; long videos weigh more), and their mean;
+    - ``ccc_video_<name>`` and ``ccc_video_mean``: CCC per video, averaged over the videos that
+      have at least two valid frames (another number: every video weighs the same).
+    """
+    predictions = [np.asarray(p, dtype=np.float64).reshape(len(p), -1) for p in predictions]
+    targets = [np.asarray(t, dtype=np.float64).reshape(len(t), -1) for t in targets]
+    if not predictions:
+        raise ValueError("cannot score an empty set of videos")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predicted videos but {len(targets)} targets")
+    if masks is None:
+        masks = [np.ones(len(t), dtype=bool) for t in targets]
+    masks = [np.asarray(m, dtype=bool) for m in masks]
+    for i, (p, t, m) in enumerate(zip(predictions, targets, masks)):
+        if p.shape != t.shape or m.shape != (len(t),):
+            raise ValueError(f"video {i}: prediction {p.shape}, target {t.shape} and mask {m.shape} do not match")
+    concatenated = masked_ccc(np.concatenate(predictions), np.concatenate(targets), np.concatenate(masks))
+    per_video = [masked_ccc(p, t, m) for p, t, m in zip(predictions, targets, masks) if m.sum() >= 2]
+    averaged = np.mean(per_video, axis=0) if per_video else np.full(len(names), np.nan)
+    result = {f"ccc_{name}": float(v) for name, v in zip(names, concatenated)}
+    result["ccc_mean"] = float(np.mean(concatenated))
+    result.update({f"ccc_video_{name}": float(v) for name, v in zip(names, averaged)})
+    result["ccc_video_mean"] = float(np.mean(averaged))
+    return result
+
+
+def step_times(num_steps: int, fps: float) -> np.ndarray:
+    """Centre times (s) of ``num_steps`` steps sampled at ``fps``: ``(i + 0.5) / fps``."""
+    return (np.arange(num_steps, dtype=np.float64) + 0.5) / float(fps)
+
+
+def resample_to_annotation(pred_steps: np.ndarray, step_times: np.ndarray, ann_times: np.ndarray,
+                           method: str = "linear") -> np.ndarray:
+    """Per-step predictions (T, K) at ``step_times`` brought to the annotation frames' times -> (N, K).
+
+    ``linear`` (default): linear interpolation between the step centres, held constant before
+    the first and after the last step (``np.interp``). The targets are smooth trajectories and
+    the steps are several annotation frames apart (e.g. 5 steps/s against 30 frames/s), so
+    ``nearest`` would score a staircase of plateaus against a smooth curve, which costs CCC
+    for no reason the model can do anything about; linear interpolation is the least
+    assumption that does not. ``nearest`` is kept for comparison with pipelines that repeat
+    each prediction over its frames.
+    """
+    pred_steps = np.asarray(pred_steps, dtype=np.float64)
+    squeeze = pred_steps.ndim == 1
+    if squeeze:
+        pred_steps = pred_steps[:, None]
+    step_times = np.asarray(step_times, dtype=np.float64)
+    ann_times = np.asarray(ann_times, dtype=np.float64)
+    if len(step_times) != len(pred_steps) or len(step_times) == 0:
+        raise ValueError(f"{len(pred_steps)} step predictions but {len(step_times)} step times")
+    if np.any(np.diff(step_times) <= 0):
+        raise ValueError("step_times must be strictly increasing")
+    if method == "linear":
+        out = np.stack([np.interp(ann_times, step_times, pred_steps[:, k]) for k in range(pred_steps.shape[1])], axis=1)
+    elif method == "nearest":
+        right = np.clip(np.searchsorted(step_times, ann_times), 0, len(step_times) - 1)
+        left = np.clip(right - 1, 0, len(step_times) - 1)
+        closer_left = np.abs(ann_times - step_times[left]) <= np.abs(step_times[right] - ann_times)
+        out = pred_steps[np.where(closer_left, left, right)]
+    else:
+        raise ValueError(f"resample method must be 'linear' or 'nearest', got {method!r}")
+    return out[:, 0] if squeeze else out

@@ -21,6 +21,8 @@ cremad    hicmae5   HiCMAE's 5 published folds (consecutive actor blocks); valid
                     each fold's training actors (7 F + 7 M), :mod:`bench.splits.published`
 ravdess   hicmae6   HiCMAE's 6 published folds (= kfold6's test actors); validation 2 F + 2 M drawn
 mspimprov hicmae6   HiCMAE's 6 published folds (test session k); validation one drawn session
+affwild2  official  ABAW's partition: test = Validation_Set, validation drawn from Train_Set videos
+                    (read off the manifest, needs ``manifest=``), :mod:`bench.splits.official`
 manifest  kfold     generated from the manifest's speakers (needs ``manifest=``)
 synthetic kfold     likewise
 ========= ========= ============================================================================
@@ -31,6 +33,7 @@ from __future__ import annotations
 from bench.config import closest
 from bench.errors import ConfigError
 from bench.splits.kfold import SCHEMES_DIR, generate_kfold, scheme_from_manifest
+from bench.splits.official import GENERATED
 from bench.splits.scheme import Fold, SplitScheme, SplitWarning, corpus_groups, load_scheme_file
 from bench.splits.user import load_user_scheme, looks_like_path, validate_scheme
 
@@ -60,6 +63,7 @@ def list_schemes(dataset: str) -> list[str]:
     """The scheme names for ``dataset``, default first."""
     adapter = _adapter(dataset)
     names = [n for (d, n) in shipped_schemes() if d == dataset]
+    names += [n for (d, n) in GENERATED if d == dataset]  # official partitions read off the manifest
     if adapter.kfold and "kfold" not in names:
         names.append("kfold")
     default = adapter.default_scheme
@@ -86,6 +90,12 @@ def get_scheme(dataset: str, scheme: str | None = None, *, manifest=None, k: int
         hint = closest(scheme, names)
         suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
         raise ConfigError(f"unknown split scheme {scheme!r} for {dataset}; known: {names}{suggestion}")
+    if (dataset, scheme) in GENERATED:
+        if manifest is None:
+            raise ConfigError(f"{dataset}/{scheme} is read off the manifest's partition column: pass manifest= (CLI: --root)")
+        if k is not None:
+            raise ConfigError(f"{dataset}/{scheme} has one fixed fold; k={k} does not apply")
+        return GENERATED[(dataset, scheme)](manifest, dataset, seed=seed)
     shipped = shipped_schemes().get((dataset, scheme))
     if shipped:
         loaded = load_scheme_file(SCHEMES_DIR / shipped)

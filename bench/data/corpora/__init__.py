@@ -4,7 +4,7 @@
     >>> manifest = build_manifest("cremad", "/data/CREMA-D", label_source="perceived")
     >>> manifest.warnings          # everything left out, with counts and file names
 
-One module per corpus (``cremad``, ``ravdess``, ``mspimprov``), the generic CSV path
+One module per corpus (``cremad``, ``ravdess``, ``mspimprov``, ``affwild2``), the generic CSV path
 (``manifest``) and the synthetic corpus (``synthetic``). Each declares a dataclass of options;
 ``build_manifest`` checks the keyword options against it (unknown names are an error with a
 suggestion), so a typo never silently falls back to a default.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bench.config import closest, from_dict
-from bench.data.corpora import cremad, manifest_csv, mspimprov, ravdess, synthetic
+from bench.data.corpora import affwild2, cremad, manifest_csv, mspimprov, ravdess, synthetic
 from bench.data.corpora.base import Adapter, CorpusWarning, Report, UnrecognisedFilesError
 from bench.data.manifest import Manifest
 from bench.errors import ConfigError
@@ -46,6 +46,11 @@ register_adapter(Adapter("mspimprov", mspimprov.MspImprovOptions, mspimprov.buil
                          labels=mspimprov.LABELS, default_scheme="loso", group_by="session",
                          groups={s: "" for s in mspimprov.SESSIONS}, kfold=False,
                          protocol_options=("label_source", "keep_unlabelled"), describe_labels=mspimprov.describe_labels))
+register_adapter(Adapter("affwild2", affwild2.AffWild2Options, affwild2.build,
+                         "Aff-Wild2 (ABAW VA): per-frame valence/arousal, one clip per annotated face track",
+                         default_scheme="official", kfold=False,
+                         # per-frame targets, no classes; cropped faces or detection does not change them
+                         protocol_options=()))
 register_adapter(Adapter("manifest", manifest_csv.ManifestCsvOptions, manifest_csv.build,
                          "any corpus described by a CSV with the manifest's columns", protocol_options=("labels",)))
 register_adapter(Adapter("synthetic", synthetic.SyntheticOptions, synthetic.build,

@@ -10,7 +10,7 @@ from bench.errors import ConfigError
 
 
 def test_datasets_listed():
-    assert list_datasets() == ["cremad", "manifest", "mspimprov", "ravdess", "synthetic"]
+    assert list_datasets() == ["affwild2", "cremad", "manifest", "mspimprov", "ravdess", "synthetic"]
 
 
 def test_intended_labels_genders_and_paths(tmp_path):
