@@ -44,6 +44,16 @@ input widths (``raw_audio_embed_dim`` = 1024, ``raw_video_embed_dim`` = 50; at 1
 frontend alone has ~3.3M parameters, so lower it for quick runs). Precomputed features of a
 width other than ``d_model`` are mapped to it by a bias-free per-step Linear (for audio this is
 the official kernel-1 convolution; for video it is our addition, since EMOCA codes are 50-d).
+
+Per-step heads (task "frame", our adaptation: the paper and code predict one vector per clip).
+The heads read every step instead of the last one: the fused head reads, per video step, the
+audio memory's output (linearly interpolated from the audio steps to that video step,
+:func:`~bench.models.contract.to_frame_steps`) concatenated with the video memory's output
+(the same 2d layout as the official last-step vector); the auxiliary head runs at every step
+of each auxiliary stream and the audio predictions are interpolated to the video steps. The
+MulT future mask stays as configured (``attn_mask``): with it, step i of a stream sees the
+other stream's keys up to i + |L_k - L_q|, as the official encoders do for their last step.
+Outputs are (B, T, K) on the batch's video steps; same parameters as for the other tasks.
 """
 
 from __future__ import annotations
@@ -56,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import safe_key_mask
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
@@ -332,17 +342,25 @@ class AuxFormer(AVModel):
         a, a_mask = self._stream(batch, "audio")
         v, v_mask = self._stream(batch, "video")
 
+        per_step = self.config.task == "frame"  # heads at every step (see the module docstring)
         h_a = self.audio_memory(self.audio_with_video(a, a_mask, v, v_mask), a_mask)
         h_v = self.video_memory(self.video_with_audio(v, v_mask, a, a_mask), v_mask)
-        av = torch.cat([last_real_step(h_a, a_mask), last_real_step(h_v, v_mask)], dim=-1)
+        if per_step:
+            av = torch.cat([to_frame_steps(h_a, a_mask, batch), to_frame_steps(h_v, v_mask, batch)], dim=-1)
+        else:
+            av = torch.cat([last_real_step(h_a, a_mask), last_real_step(h_v, v_mask)], dim=-1)
         fused = self.out_layer(self.proj2(F.dropout(F.relu(self.proj1(av)), self.config.out_dropout, self.training)) + av)
 
         for _ in range(self.config.aux_repeats):
             a = self.audio_aux(a, a_mask)
         for _ in range(self.config.aux_repeats):
             v = self.video_aux(v, v_mask)
-        audio_logits = self._aux_head(last_real_step(a, a_mask))
-        video_logits = self._aux_head(last_real_step(v, v_mask))
+        if per_step:
+            audio_logits = to_frame_steps(self._aux_head(a), a_mask, batch)
+            video_logits = to_frame_steps(self._aux_head(v), v_mask, batch)
+        else:
+            audio_logits = self._aux_head(last_real_step(a, a_mask))
+            video_logits = self._aux_head(last_real_step(v, v_mask))
         return ModelOutput(logits={"fused": fused, "audio": audio_logits, "video": video_logits})
 
     # -- heads and training recipe -----------------------------------------------------------------

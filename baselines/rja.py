@@ -20,15 +20,41 @@ of 512 channels. In order:
    applied ``num_passes`` times (the paper's recursion);
 5. a joint BLSTM wrapper over [X_v; X_a] (1024 -> 512);
 6. heads 512 -> 128 -> 1 (ReLU, dropout 0.6) per time step: the official model has two, for
-   valence and arousal. Here: one such head per continuous target (``task="regression"``; two
-   targets reproduce the official model), or **one** head 512 -> 128 -> C for classes
+   valence and arousal. Here: one such head per continuous target (``task="regression"`` or
+   ``"frame"``; two targets reproduce the official model), or **one** head 512 -> 128 -> C for classes
    (``task="classification"``: the paper is regression-only; this is our adaptation to
-   categorical corpora). Per-step outputs are averaged over the L steps into one prediction
-   per clip (the official labels are per frame; ours are per clip).
+   categorical corpora). With clip-level targets the per-step outputs are averaged over the
+   L steps into one prediction per clip; task ``"frame"`` keeps them per step (the official
+   labels are per frame; see below).
 
 Loss: (1 - CCC_V) + (1 - CCC_A), i.e. the *sum* over targets of 1 - CCC, for regression
-(cross-entropy for classes). There is no per-modality head in the official model, so the only
-output is ``fused``.
+and for frame targets (cross-entropy for classes). There is no per-modality head in the
+official model, so the only output is ``fused``.
+
+Aff-Wild2 in the official code (``config_file.json``, ``datasets/dataset_new.py``,
+``Preprocessing/audio_preprocess.py``, ``train.py``, ``val.py``), which task ``"frame"``
+follows: a sample is a sequence of 512 video frames cut into L = 16 sub-sequences of 32
+frames. Each sub-sequence gives one step of both streams: 8 of its frames (dilation 4, ending
+at its last frame) through the frozen R(2+1)D visual backbone (a 7 x 7 x 512 map), and the
+audio of the same 32 frames (a wav cut to end at the sub-sequence's last frame, 64-bin mel
+spectrogram) through the frozen audio backbone (512-d): audio and video are aligned by
+construction, one feature each per sub-sequence. The label of a step is the annotation of its
+sub-sequence's last frame, and the model regresses valence and arousal at every step
+(``(B, 16)`` each, no pooling). Successive sequences are shifted by one frame, so every frame
+is the last frame of exactly one sub-sequence and gets exactly one prediction. The loss is
+(1 - CCC_V) + (1 - CCC_A) over the batch's 64 x 16 steps flattened. (The validation script
+then clips predictions to [-1, 1] and smooths them per video with a 20-frame (valence) and
+50-frame (arousal) moving average before the CCC over all frames: evaluation choices, not
+part of the model.)
+
+Task ``"frame"`` here: a batch is a window of T video steps (see bench/models/contract.py);
+its real steps are resampled onto the L segments exactly as a clip's are (below), the
+recursion and the joint BLSTM run unchanged, the per-target heads regress every segment
+(no time pooling) and the per-segment predictions ``(B, L, K)`` are brought back to the T
+steps by linear interpolation within each clip (``to_frame_steps``). With T = L (a window of
+``seq_len`` steps) both maps are the identity: step t is segment t, as in the official code,
+where a step is a 32-frame sub-sequence (about 1.07 s at 30 fps); how long one of our steps
+lasts is the feature store's frame rate, a data-side choice.
 
 Choices where paper and code differ, as configuration fields:
 
@@ -36,8 +62,10 @@ Choices where paper and code differ, as configuration fields:
   (``DCNLayer(..., num_seq=1, ...)``); the paper's method is recursive (N >= 1 passes).
   ``share_weights`` (default True) reuses one module for every pass, the recursion as the
   paper describes it (the attended features are fed again to the same fusion model); with
-  ``share_weights=False`` each pass has its own weights, as ``DCNLayer`` builds them. With one
-  pass both give the official model (15,947,859 parameters with two regression heads).
+  ``share_weights=False`` each pass has its own weights, as ``DCNLayer`` builds them (its
+  ``num_seq`` ``NormalSubLayer`` modules, applied one after the other). With one pass both
+  give the official model (15,947,859 parameters with two regression heads); with N > 1
+  passes separate weights add (N - 1) joint-attention modules. Both work for every task.
 
 Time axis. The time-linear map K needs exactly L steps. Each stream is therefore resampled to
 L segments from its *real* steps only: segment s averages real steps
@@ -67,10 +95,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.frontends import build_audio_frontend
-from bench.nn.losses import ccc, head_loss
+from bench.nn.losses import ccc, head_loss, masked_steps
 from bench.models.registry import register_model
 
 
@@ -78,7 +106,9 @@ from bench.models.registry import register_model
 class RJAConfig(ModelConfig):
     """RJA settings; defaults are the official ``CAM`` (Aff-Wild2 valence/arousal) and its script."""
 
-    task: Literal["classification", "regression"] = "regression"  # official: valence/arousal
+    # official: valence/arousal per step of a 16-step sequence ("frame"); "regression" pools the
+    # per-step outputs into one per clip; "classification" is our adaptation (one C-way head)
+    task: Literal["classification", "regression", "frame"] = "regression"
     num_outputs: int = 2  # official: valence and arousal (one head each)
     audio_input: Literal["logmel", "features"] = "features"  # official: 512-d clip features
     audio_dim: int = 512  # audio feature width (or log-mel bins with logmel input)
@@ -93,8 +123,8 @@ class RJAConfig(ModelConfig):
     lstm_layers: int = 2  # layers of every BLSTM
     lstm_dropout: float = 0.1  # dropout in the per-modality BLSTM wrappers (0 in the joint one)
     attention_dropout: float = 0.6  # dropout on the correlation maps and the attended features
-    num_passes: int = 1  # joint-attention passes (released code: 1; the paper's recursion: N >= 1)
-    share_weights: bool = True  # one joint-attention module for every pass (paper) or one per pass
+    num_passes: int = 1  # joint-attention passes (released code: 1, DCNLayer(num_seq=1); paper: N >= 1)
+    share_weights: bool = True  # one joint-attention module for all passes (paper) or one per pass (DCNLayer)
     head_hidden: int = 128  # hidden width of the output heads
     head_dropout: float = 0.6  # dropout in the output heads
 
@@ -253,7 +283,8 @@ class SpatialFrameCNN(nn.Module):
     "rja",
     RJAConfig,
     recipe={"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64, "epochs": 50,
-            "scheduler": "multistep", "milestones": list(range(7, 50, 2)), "gamma": 0.8, "augment": False},
+            "scheduler": "multistep", "milestones": list(range(7, 50, 2)), "gamma": 0.8, "augment": False,
+            "warmup_epochs": 6, "warmup_lr": 1e-4},
     paper="Praveen, Granger & Cardinal, Recursive Joint Attention for Audio-Visual Fusion in "
           "Regression Based Emotion Recognition, ICASSP 2023",
     code="https://github.com/praveena2j/RecurrentJointAttentionwithLSTMs",
@@ -263,8 +294,12 @@ class RJA(AVModel):
 
     Training recipe (official ``main.py`` / ``train.py`` with ``config_file.json``): Adam,
     batch 64, 50 epochs, best epoch by validation CCC_V + CCC_A; from epoch 6 the script sets
-    lr = 1e-3 * 0.8 ** ((epoch - 5) // 2), i.e. a step decay of 0.8 every 2 epochs from epoch 7
-    (before epoch 6 the optimiser runs at the config's 1e-4; the recipe uses 1e-3 from the start).
+    lr = 1e-3 * 0.8 ** ((epoch - 5) // 2), i.e. a step decay of 0.8 every 2 epochs from epoch 7;
+    before that (its epochs 0-5, our 1-6) the optimiser runs at the config's 1e-4. The recipe
+    keeps that start (``warmup_epochs=6, warmup_lr=1e-4``): it is what lets the model learn.
+    Started at 1e-3, the bias-dominated, L2-normalised LSTM stack collapses to constant outputs
+    within a few dozen steps (measured on the synthetic corpus: training loss fixed at ln 6 for
+    20 epochs, i.e. chance); at 1e-4 the same steps learn (the reason RJA scored chance before).
     """
 
     supports_variable_length = True  # streams are resampled to L segments from real steps only
@@ -301,7 +336,7 @@ class RJA(AVModel):
             JointCrossAttention(c.hidden, c.hidden, c.seq_len, c.attention_dropout) for _ in range(passes)
         )
         self.joint_lstm = BLSTMWrapper(2 * c.hidden, c.hidden, c.lstm_layers, 0.0)
-        if c.task == "regression":
+        if c.task in ("regression", "frame"):  # one 512 -> 128 -> 1 regressor per target (official)
             self.heads = nn.ModuleList(
                 regression_head(c.hidden, c.head_hidden, 1, c.head_dropout) for _ in range(c.num_outputs)
             )
@@ -350,7 +385,7 @@ class RJA(AVModel):
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> ModelOutput:
         c = self.config
-        video, _ = self._video(batch)  # (B, L, P, C)
+        video, video_mask = self._video(batch)  # (B, L, P, C)
         audio = self._audio(batch)  # (B, L, D_a)
         b, length = video.shape[:2]
         video = F.normalize(video.reshape(b, length, -1), dim=-1).view_as(video)
@@ -364,13 +399,27 @@ class RJA(AVModel):
         joint = self.joint_lstm(torch.cat([video, audio], dim=-1))  # (B, L, hidden)
 
         per_step = torch.cat([head(joint) for head in self.heads], dim=-1)  # (B, L, K)
-        return ModelOutput(logits={"fused": per_step.mean(dim=1)}, attention={"spatial": spatial_map})
+        if c.task == "frame":
+            # every segment of a clip with a real step is real; back to the window's T steps
+            segments = video_mask.any(dim=1, keepdim=True).expand(b, length)
+            prediction = to_frame_steps(per_step, segments, batch)
+        else:
+            prediction = per_step.mean(dim=1)
+        return ModelOutput(logits={"fused": prediction}, attention={"spatial": spatial_map})
 
     def compute_loss(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Regression: sum over targets of 1 - CCC (the official (1-CCC_V)+(1-CCC_A)); classes: CE."""
+        """Regression and frame targets: sum over targets of 1 - CCC (the official
+        (1-CCC_V)+(1-CCC_A)), for frames over the valid steps only; classes: CE."""
         prediction = output.logits["fused"]
-        if self.config.task == "regression":
-            per_target = 1 - ccc(prediction, batch["target"])
+        if self.config.task in ("regression", "frame"):
+            if self.config.task == "frame":
+                prediction, target = masked_steps(prediction, batch["frame_target"], batch["frame_mask"])
+            else:
+                target = batch["target"]
+            if prediction.shape[0] == 0:  # no valid step in the batch: a zero loss with a gradient
+                per_target = prediction.float().sum(0) * 0.0
+            else:
+                per_target = 1 - ccc(prediction, target)
             loss = per_target.sum()
             parts = {f"loss_ccc_{i}": float(v.detach()) for i, v in enumerate(per_target)}
         else:

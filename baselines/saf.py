@@ -39,6 +39,15 @@ identical; attention masks padded keys, the ``ia`` sums run over real queries, a
 pooling is a masked mean. BatchNorm over time uses masked statistics in training (identical to
 plain BatchNorm when nothing is padded) and is per-step in eval mode.
 
+Per-step head (task "frame", our adaptation: the paper classifies whole clips). The classifier
+``Linear(256 -> C)`` reads, per video step, the audio stream's feature (linearly interpolated
+from the audio steps to that video step, :func:`~bench.models.contract.to_frame_steps`)
+concatenated with the video stream's feature, instead of the two time means: for ``ia`` / ``it``
+the stage-2 outputs, for ``lt`` the two late blocks' outputs. The valid audio convolutions
+shorten the audio sequence by a few steps at its end; the interpolation spreads the remaining
+real steps over the window, an approximation of a few audio hops (tens of milliseconds).
+Outputs are (B, T, K) on the batch's video steps; same parameters as for the other tasks.
+
 Where we follow the code rather than a paper detail, or adapt to the feature store, there is a
 config field; see :class:`SAFConfig`.
 """
@@ -54,7 +63,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.efficientface import EfficientFace, official_key_map, rename_official
-from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
 from bench.models.registry import register_model
@@ -464,11 +473,16 @@ class SAF(AVModel):
             xa, xv = a.transpose(1, 2), v.transpose(1, 2)
             h_av, w_av = self.audio_from_video(xv, xa, v_mask)
             h_va, w_va = self.video_from_audio(xa, xv, a_mask)
-            pooled = torch.cat((masked_mean(h_av, a_mask), masked_mean(h_va, v_mask)), dim=-1)
+            audio_steps, video_steps = h_av, h_va  # (B, T_a, C), (B, T_v, C)
             attention = self._maps(w_av, w_va, a_mask, v_mask)
         else:
-            pooled = torch.cat((masked_mean(a.transpose(1, 2), a_mask), masked_mean(v.transpose(1, 2), v_mask)), dim=-1)
+            audio_steps, video_steps = a.transpose(1, 2), v.transpose(1, 2)
 
+        if self.config.task == "frame":  # per video step (see the module docstring)
+            joint = torch.cat((to_frame_steps(audio_steps, a_mask, batch),
+                               to_frame_steps(video_steps, v_mask, batch)), dim=-1)
+            return ModelOutput(logits={"fused": self.head(joint)}, attention=attention)
+        pooled = torch.cat((masked_mean(audio_steps, a_mask), masked_mean(video_steps, v_mask)), dim=-1)
         return ModelOutput(logits={"fused": self.head(pooled)}, attention=attention)
 
     # -- modality dropout -------------------------------------------------------------------------

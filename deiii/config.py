@@ -63,6 +63,9 @@ class DEIIIConfig(ModelConfig):
     ife_ffn: bool = True  # a residual feed-forward after each IFE cross-attention (transformer-style block)
 
     # -- fusion stage and heads -------------------------------------------------------------
+    # Head placement follows ``task``: after time pooling for "classification" / "regression",
+    # per video step for "frame" (per-frame valence / arousal; the same three heads and the
+    # same parameters, see deiii/model.py). No separate switch: the contract fixes the shape.
     fusion_layers: int = 2  # joint Transformer layers over the concatenated enhanced streams (VAVL's shared stage: 2); 0 = pool only
     head_hidden: tuple[int, ...] = (512, 256)  # hidden widths of each head (VAVL: 512 -> 512 -> 256 -> C)
     head_dropout: float = 0.1  # dropout after each hidden head layer (VAVL's out_dropout; value assumed)

@@ -5,6 +5,10 @@ with audio fused in), an audio head (the converse) and a fused head jointly, wit
 L_A, L_F (cross-entropy for classes, CCC loss for continuous labels), and predicts at test
 time with the head that is best on validation data. Each head is an MLP after VAVL
 (github.com/ilucasgoncalves/VAVL): in -> 512 -> 256 -> C with ReLU and dropout.
+
+The heads are per-vector MLPs, so the same modules serve both placements: after time pooling
+(``(B, D) -> (B, C)``, clip-level tasks) and per time step (``(B, T, D) -> (B, T, K)``, task
+"frame"); the parameter count does not depend on the task.
 """
 
 from __future__ import annotations

@@ -11,13 +11,23 @@ and every interpretation is a field of :class:`~deiii.config.DEIIIConfig`.
     log-mel a ──frontend──▶ proj ─────────────────────────▶ audio Conformer ─┘        │
                                                                                       ▼
           video head ◀─ pool(v')     audio head ◀─ pool(a')     fused head ◀─ fusion stage(a', v')
+
+Per-step heads (task "frame", per-frame valence / arousal): the same three heads without the
+time pooling. The video head reads v' at every video step; the audio head reads a' at every
+audio step and its predictions are brought to the video steps by linear interpolation
+(:func:`~bench.models.contract.to_frame_steps`); the fused head reads, per video step, the
+fusion stage's audio part (interpolated to that step) concatenated with its video part, the
+same 2 x d_model layout as the pooled input. All three outputs are (B, T, K) on the batch's
+video steps, so the three losses, the validation-best head and the trainer's "mean" of the
+heads keep their meaning per step.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from bench.models.contract import AVModel, Batch, ModelOutput
+from bench.models.contract import AVModel, Batch, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import masked_mean
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
@@ -128,6 +138,8 @@ class DEIII(AVModel):
         # Inter-modal: each stream enhanced by the other, then the further fusion stage.
         a, v, ife_maps = self.ife(a, audio_mask, v, video_mask, need_weights=c.return_attention)
         attention.update(ife_maps)
+        if c.task == "frame":
+            return ModelOutput(logits=self._per_step_heads(batch, a, audio_mask, v, video_mask), attention=attention)
         fused = self.fusion(a, audio_mask, v, video_mask)
 
         logits = {
@@ -136,3 +148,14 @@ class DEIII(AVModel):
             "fused": self.heads["fused"](fused),
         }
         return ModelOutput(logits=logits, attention=attention)
+
+    def _per_step_heads(self, batch: Batch, a, audio_mask, v, video_mask) -> dict[str, torch.Tensor]:
+        """Task "frame": the three heads at every step, aligned to the batch's video steps."""
+        fused_audio, fused_video = self.fusion.sequences(a, audio_mask, v, video_mask)
+        joint = torch.cat((to_frame_steps(fused_audio, audio_mask, batch),
+                           to_frame_steps(fused_video, video_mask, batch)), dim=-1)
+        return {
+            "video": to_frame_steps(self.heads["video"](v), video_mask, batch),
+            "audio": to_frame_steps(self.heads["audio"](a), audio_mask, batch),
+            "fused": self.heads["fused"](joint),
+        }
