@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -56,6 +56,19 @@ class ExperimentResult:
     synthetic: bool = False  # True on the built-in synthetic corpus
     protocol: str = ""  # bench.protocols id: the runs this one may be compared with
     protocol_checksum: str = ""
+    # The test-leakage warning of a tuned --config (bench.study.tuning): its folds whose test
+    # speakers the tuning saw; "" when none (or no tuned config).
+    tuning_leak: str = ""
+    # A nested-tuned --config (bench sweep --nested): each fold's resolved {"model", "train"};
+    # None when every fold ran resolved_config.
+    fold_configs: dict | None = None
+    # Which layer set each resolved key (bench.study.resolve: "recipe", "preset <dataset>/<scope>",
+    # "study <file>", "override"; training keys as "train.<key>"), so a report can say how each
+    # row was configured (bench.report.training). A nested-tuned run's per-fold layers are in
+    # fold_configs[<fold>]["layers"].
+    layers: dict = field(default_factory=dict)
+    # The --config study file as the user named it; "" when none.
+    config: str = ""
 
     @property
     def failed(self) -> list[FoldResult]:
@@ -66,13 +79,16 @@ class ExperimentResult:
         return [r for r in self.fold_results if r.finished]
 
     def tidy(self) -> pd.DataFrame:
-        """One row per finished fold x seed x test metric: model, dataset, fold, seed, metric, value."""
+        """One row per finished fold x seed x test metric: model, dataset, fold, seed, metric, value,
+        and the fold's clip counts n_train, n_test (0 when cached before they were recorded), which
+        the corrected t-test of bench.eval.significance needs for its test/train size ratio."""
         rows = [
-            {"model": self.model, "dataset": self.dataset, "fold": r.fold, "seed": r.seed, "metric": k, "value": v}
+            {"model": self.model, "dataset": self.dataset, "fold": r.fold, "seed": r.seed, "metric": k, "value": v,
+             "n_train": r.n_train, "n_test": r.n_test}
             for r in self.finished
             for k, v in r.test.items()
         ]
-        return pd.DataFrame(rows, columns=["model", "dataset", "fold", "seed", "metric", "value"])
+        return pd.DataFrame(rows, columns=["model", "dataset", "fold", "seed", "metric", "value", "n_train", "n_test"])
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -137,13 +153,8 @@ def run(
     model_config, train_config = resolve_configs(
         model, dataset, overrides=overrides, config=config, device_kind=device_obj.type, notes=notes, layers=layers
     )
-    if device not in (None, "auto"):
-        train_config = apply_overrides(train_config, {"device": device})
+    train_config = _runtime_settings(train_config, device, workers, log_model and track)
     device_obj = resolve_device(train_config.device)
-    if workers is not None:
-        train_config = apply_overrides(train_config, {"num_workers": int(workers)})
-    if log_model and track:  # the selected weights must outlive the fold (a runtime field: same cache key)
-        train_config = apply_overrides(train_config, {"save_state": True})
 
     if store is None:
         from bench.data.open import open_dataset
@@ -153,7 +164,7 @@ def run(
     else:
         synthetic = dataset == "synthetic"
     explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type)
-    model_config = fill_data_fields(adapt_to_store(model_config, store, explicit, notes), store)
+    model_config = fill_data_fields(adapt_to_store(model_config, store, explicit, notes, train_config.window_steps), store)
     resolved = {"model": to_dict(model_config), "train": to_dict(train_config)}
 
     if split is None:
@@ -168,6 +179,24 @@ def run(
         if folds < 1 or folds > len(fold_list):
             raise ConfigError(f"--folds {folds}: scheme {split.dataset}/{split.name} has {len(fold_list)} folds")
         fold_list = fold_list[:folds]
+    assigned = {fold.name: fold.assign(store.manifest) for fold in fold_list}
+
+    # A tuned --config: which folds' test speakers its tuning saw (warned and tagged below), and,
+    # for a nested-tuned file, each fold's own configuration (a fold the file lacks fails here).
+    tuning, fold_configs = None, {}
+    if config is not None:
+        from bench.study.tuning import check_tuning
+
+        tuning = check_tuning(config, model, store.manifest, fold_list, assigned)
+        if tuning is not None and tuning.mode == "nested":
+            for fold in fold_list:
+                fold_layers: dict[str, str] = {}
+                fold_model, fold_train = resolve_configs(model, dataset, overrides=overrides, config=config,
+                                                         device_kind=device_obj.type, layers=fold_layers, fold=fold.name)
+                fold_train = _runtime_settings(fold_train, device, workers, log_model and track)
+                fold_explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type, fold=fold.name)
+                fold_model = fill_data_fields(adapt_to_store(fold_model, store, fold_explicit, [], fold_train.window_steps), store)
+                fold_configs[fold.name] = (fold_model, fold_train, fold_layers)
 
     tracker, parent_id = None, None
     if track:
@@ -186,6 +215,11 @@ def run(
                                                             "options": dict(options or {})}})
         tracker.log_json(parent_id, resolved, "config.json")
         tracker.log_json(parent_id, layers, "config_layers.json")  # which layer set each key
+        if fold_configs:  # nested-tuned: each fold's own configuration, and who set each key
+            tracker.log_json(parent_id, {name: {"model": to_dict(m), "train": to_dict(t), "layers": fold_layers}
+                                         for name, (m, t, fold_layers) in fold_configs.items()}, "fold_configs.json")
+        if tuning is not None:
+            tracker.set_tags(parent_id, tuning.run_tags())
         tracker.log_text(parent_id, _as_toml(model, resolved), "config.toml")
         tracker.log_json(parent_id, environment_info(), "environment.json")
         tracker.log_datasets(parent_id, [DatasetRecord(
@@ -203,6 +237,11 @@ def run(
 
     for note in notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if fold_configs:
+        console.print(f"[yellow]note:[/] {escape(str(config))}: tuned per outer fold (bench sweep --nested); each fold "
+                      f"runs its own configuration", highlight=False)
+    if tuning is not None and tuning.message:
+        console.print(f"[yellow]warning:[/] {escape(tuning.message)}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{model}[/] on [bold]{dataset}[/] ({len(store.clip_ids)} clips, store {store.key}), "
         f"scheme {split.name} ({len(fold_list)} folds x {len(seeds)} seeds), device {device_obj}",
@@ -216,12 +255,14 @@ def run(
               if tracker is not None else None)
     jobs = []
     for fold in fold_list:
-        ids = fold.assign(store.manifest)
+        ids = assigned[fold.name]
+        fold_model, fold_train, _ = fold_configs.get(fold.name, (model_config, train_config, None))
         for seed in seeds:
-            jobs.append(Job(model, entry.model_class, entry.config_class, model_config, train_config, str(store.root),
+            jobs.append(Job(model, entry.model_class, entry.config_class, fold_model, fold_train, str(store.root),
                             store.key, dataset, split.name, split.checksum, fold, ids, seed, str(device_obj),
-                            fold_key(model, model_config, train_config, store.key, split.checksum, fold.name, seed),
-                            target, protocol=protocol["protocol"]))
+                            fold_key(model, fold_model, fold_train, store.key, split.checksum, fold.name, seed),
+                            target, protocol=protocol["protocol"],
+                            tags=tuning.fold_tags(fold.name) if tuning is not None else {}))
     if executor is None:
         from bench.study.executors import make_executor
 
@@ -254,9 +295,25 @@ def run(
             tracker.end_run(parent_id, parent_status)
 
     result = ExperimentResult(model, dataset, results, aggregates, parent_id, resolved, split.name, split.checksum,
-                              store.key, synthetic, protocol["protocol"], protocol["protocol_checksum"])
+                              store.key, synthetic, protocol["protocol"], protocol["protocol_checksum"],
+                              tuning_leak=tuning.message if tuning is not None else "",
+                              fold_configs={name: {"model": to_dict(m), "train": to_dict(t), "layers": dict(fold_layers)}
+                                            for name, (m, t, fold_layers) in fold_configs.items()} or None,
+                              layers=dict(layers), config=str(config) if config is not None else "")
     print_summary(result, console)
     return result
+
+
+def _runtime_settings(train_config, device: str | None, workers: int | None, keep_weights: bool):
+    """The run's own settings over a resolved TrainConfig: device, loader workers, and kept weights
+    (``--log-model``: the selected weights must outlive the fold; a runtime field, same cache key)."""
+    if device not in (None, "auto"):
+        train_config = apply_overrides(train_config, {"device": device})
+    if workers is not None:
+        train_config = apply_overrides(train_config, {"num_workers": int(workers)})
+    if keep_weights:
+        train_config = apply_overrides(train_config, {"save_state": True})
+    return train_config
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_second_run_reuses_finished_folds(env):
     kwargs = dict(store=store, split=toy_scheme(store, 2), seeds=(0, 1), track=False, progress=False)
     first = run("toy", **kwargs)
     assert len(calls) == 4 and len(first.finished) == 4
-    assert set(first.tidy().columns) == {"model", "dataset", "fold", "seed", "metric", "value"}
+    assert set(first.tidy().columns) == {"model", "dataset", "fold", "seed", "metric", "value", "n_train", "n_test"}
+    assert (first.tidy()["n_train"] > 0).all() and (first.tidy()["n_test"] > 0).all()
     assert first.aggregates["uar"]["n"] == 4
     second = run("toy", **kwargs)
     assert len(calls) == 4, "the second run must not train"

@@ -2,6 +2,7 @@
 
     bench sweep --model deiii --trials 20                         # studies/sweep_deiii.toml
     bench sweep --model deiii --trials 20 --workers 2             # 2 local processes, journal file
+    bench sweep --model deiii --trials 20 --nested                # one study per outer fold (leak-free)
     bench sweep --study studies/sweep_deiii.toml --trials 50 \\
         --storage postgresql://bench@db-host/optuna --tracking-uri http://mlflow-host:5000
     bench sweep --check-storage postgresql://bench@db-host/optuna # toy study: is the setup sound?
@@ -43,6 +44,8 @@ def sweep_command(
     seed: int = typer.Option(0, "--seed", help="Sampler and inner-fold seed."),
     check_storage: Optional[str] = typer.Option(None, "--check-storage", help="Run a 10-trial toy study against this storage and exit."),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"),
+    nested: bool = typer.Option(False, "--nested", help="Tune every outer fold in its own study (--trials each) on its "
+                                "own non-test speakers; writes one configuration per fold (leak-free)."),
 ) -> None:
     """Optuna TPE sweep: objective = mean validation score over inner folds (never test)."""
     from bench.cli.manifest import parse_options
@@ -61,7 +64,11 @@ def sweep_command(
             raise ConfigError("give --model or --study")
         study = default_study(model)
     result = sweep(study, trials=trials, workers=workers, storage=storage, pruning=pruning, tracking_uri=tracking_uri,
-                   device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option))
+                   device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option),
+                   nested=nested, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    if result.nested:
+        _print_nested(result)
+        return
     table = Table(title=escape(f"sweep {result.study_name} ({redact_url(result.storage)})"))
     for column in ("complete", "pruned", "failed", "best value", "trials/hour"):
         table.add_column(column, justify="right")
@@ -73,4 +80,25 @@ def sweep_command(
     if result.best_config_path:
         # Plain text, never wrapped: the second line must paste into a shell as it is.
         console.print(f"best configuration written to {result.best_config_path}; reuse it with:", markup=False, highlight=False, soft_wrap=True)
+        console.print(result.reuse_command, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_nested(result) -> None:
+    """One row per outer fold, then where the per-fold configurations went and how to run them."""
+    table = Table(title=escape(f"nested sweep {result.study_name} ({redact_url(result.storage)})"))
+    for column in ("outer fold", "complete", "pruned", "failed", "best value", "best parameters"):
+        table.add_column(column, justify="left" if column in ("outer fold", "best parameters") else "right")
+    for outer in result.outer:
+        best = "-" if outer.best_value is None else f"{outer.best_value:.4f}"
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in outer.best_params.items()) or "-"
+        name = outer.outer_fold + (" (finished before; skipped)" if outer.skipped else "")
+        table.add_row(escape(name), str(outer.n_complete), str(outer.n_pruned), str(outer.n_failed), best, escape(params))
+    console.print(table)
+    missing = [o.outer_fold for o in result.outer if o.best_value is None]
+    if missing:
+        console.print(f"no trial completed for outer fold(s) {', '.join(missing)}: the configuration file has no table "
+                      "for them, and bench run refuses those folds", markup=False, highlight=False, soft_wrap=True)
+    if result.best_config_path:
+        console.print(f"per-fold configurations written to {result.best_config_path}; run each fold with its own:",
+                      markup=False, highlight=False, soft_wrap=True)
         console.print(result.reuse_command, markup=False, highlight=False, soft_wrap=True)

@@ -46,4 +46,7 @@ def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -
     return {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
             "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
             **({"protocol": ", ".join(protocols)} if protocols else {}), **extra,
-            **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()}}
+            **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()},
+            # a tuned --config whose tuning saw some folds' test speakers (bench.study.tuning)
+            **{f"test leakage ({name})": result.tuning_leak for name, result in runs.items()
+               if getattr(result, "tuning_leak", "")}}

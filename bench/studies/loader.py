@@ -19,6 +19,12 @@ an hour). Three kinds, told apart by ``[study] kind``:
 Every kind may also carry ``dataset``, ``root``, ``scheme``, ``folds``, ``seeds`` and a
 ``[overrides.<model>]`` table applied before the kind's own changes; ``bench run --config``
 reads ``[model]`` and ``[train]`` tables (that is what a sweep writes for its best trial).
+A file written by ``bench sweep`` also holds a ``[tuning]`` table (how and on which speakers it
+was tuned). One written by ``bench sweep --nested`` holds one ``[folds."<fold>"]`` table per
+outer fold: that fold's tuned ``[folds."<fold>".model]`` / ``[folds."<fold>".train]`` values
+(applied over ``[model]``/``[train]`` to that fold only) and the record of what it was tuned
+on (``sweep``, ``outer_fold``, ``test_speakers``, ``tuned_on_speakers``, ``tuned_on_hash``,
+``inner_val_speakers``...), all data.
 A ``[study.options]`` table holds the options of ``dataset``'s corpus adapter (e.g.
 ``labels = "/data/msp_labels.csv"`` or ``label_source = "perceived"``), checked when the file
 is read; like ``root``, a relative path there is relative to the folder the command runs in,
@@ -37,6 +43,13 @@ from bench.protocols import ReportedRow
 from bench.paths import safe_name
 
 STUDY_KINDS = ("comparison", "ablation", "sweep", "run")
+TUNING_MODES = ("single", "nested")  # [tuning] mode: tuned on one outer fold, or one study per outer fold
+# What a [folds."<fold>"] table may record besides its model / train tables (written by bench sweep --nested).
+FOLD_RECORD_KEYS = {"sweep": str, "outer_fold": str, "best_value": float, "trials_complete": int, "seed": int,
+                    "test_speakers": list, "tuned_on_speakers": list, "tuned_on_hash": str, "inner_val_speakers": list}
+TUNING_KEYS = {"mode": str, "sweep": str, "study": str, "metric": str, "direction": str, "trials": int, "seed": int,
+               "dataset": str, "corpus": str, "scheme": str, "split_checksum": str, "inner_folds": int,
+               **FOLD_RECORD_KEYS}
 # The shipped study files live inside the package (not in the working directory), so that
 # ``bench sweep --model M`` and ``bench ablate --model M`` find them from any folder and in
 # an installed wheel; ``studies/`` at the repository root links to this folder.
@@ -79,6 +92,14 @@ class Study:
     descriptions: dict[str, str] = field(default_factory=dict)  # ablation: variant -> what changed
     pairs: dict[str, list[str]] = field(default_factory=dict)  # ablation: named class pairs to score
     options: dict[str, Any] = field(default_factory=dict)  # [study.options]: corpus adapter options of `dataset`
+    tuning: dict[str, Any] = field(default_factory=dict)  # [tuning]: how a written configuration was tuned
+    fold_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # [folds."<fold>"]: that fold's own overrides
+    fold_tuning: dict[str, dict[str, Any]] = field(default_factory=dict)  # [folds."<fold>"]: what that fold was tuned on
+
+    @property
+    def nested(self) -> bool:
+        """Whether this file gives each outer fold its own configuration (``bench sweep --nested``)."""
+        return bool(self.fold_overrides) or self.tuning.get("mode") == "nested"
 
     def model_overrides(self, model: str) -> dict[str, Any]:
         return dict(self.overrides.get(model, {}))
@@ -154,7 +175,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
     kind = head.get("kind", "run")
     if kind not in STUDY_KINDS:
         raise ConfigError(f"{where}: [study] kind must be one of {list(STUDY_KINDS)}, got {kind!r}")
-    known = {"study", "overrides", "reported", "variants", "space", "model", "train", "descriptions", "pairs"}
+    known = {"study", "overrides", "reported", "variants", "space", "model", "train", "descriptions", "pairs", "tuning", "folds"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown top-level tables {unknown}; expected some of {sorted(known)}")
@@ -193,14 +214,30 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
         _check_model(name, f"{where} [overrides.{name}]")
         study.overrides[name] = _check_overrides(name, _flatten(table), f"{where} [overrides.{name}]")
 
+    if kind == "comparison" and ("model" in data or "train" in data):
+        # A comparison's ``[train]`` is the budget every model shares (same epochs, same early
+        # stopping: fair); a model's own ``[overrides.<model>]`` still wins over it.
+        if "model" in data:
+            raise ConfigError(f"{where}: a comparison has no [model] table (its models have different keys); "
+                              "put model keys in [overrides.<model>]")
+        shared = _flatten(data["train"], "train.")
+        for name in study.models:
+            study.overrides[name] = _check_overrides(name, {**shared, **study.overrides.get(name, {})}, f"{where} [train]")
     # ``[model]`` / ``[train]`` tables: the form `bench sweep` writes for its best trial.
-    if "model" in data or "train" in data:
+    elif "model" in data or "train" in data:
         subject = study.model or (study.models[0] if study.models else None) or model
         if subject is None:
             raise ConfigError(f"{where}: [model]/[train] tables need [study] model = \"...\"")
         flat = {**_flatten(data.get("model", {})), **_flatten(data.get("train", {}), "train.")}
         merged = {**study.overrides.get(subject, {}), **flat}
         study.overrides[subject] = _check_overrides(subject, merged, f"{where} [model]/[train]")
+
+    if "tuning" in data:
+        study.tuning = _record(data["tuning"], TUNING_KEYS, f"{where} [tuning]")
+        if study.tuning.get("mode", "single") not in TUNING_MODES:
+            raise ConfigError(f"{where}: [tuning] mode must be one of {list(TUNING_MODES)}, got {study.tuning['mode']!r}")
+    if "folds" in data:
+        _read_folds(study, data["folds"], model, where)
 
     texts = ("model", "citation", "dataset", "note", "protocol", "modality", "source")
     for i, row in enumerate(data.get("reported", []), start=1):
@@ -249,6 +286,59 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
             _check_overrides(study.model, {dimension.target: probe}, f"{where} [space.{name}]")
             study.space.append(dimension)
     return study
+
+
+def _record(table: Any, keys: dict[str, type], where: str) -> dict[str, Any]:
+    """A table of plain recorded values, each key known and of its type (lists hold text)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(keys)}")
+    for key, value in table.items():
+        kind = keys[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else isinstance(value, kind)
+        if kind is int and isinstance(value, bool):
+            ok = False
+        if not ok:
+            wanted = {float: "a number", list: "a list", int: "an integer", str: "text"}[kind]
+            raise ConfigError(f"{where}: {key} must be {wanted}, got {value!r}")
+    for key in ("test_speakers", "tuned_on_speakers"):
+        if key in table and not all(isinstance(v, str) for v in table[key]):
+            raise ConfigError(f"{where}: {key} must be a list of speaker ids written as text")
+    return dict(table)
+
+
+def _read_folds(study: Study, folds: Any, model: str | None, where: str) -> None:
+    """``[folds."<fold>"]`` tables: each outer fold's own overrides and what it was tuned on."""
+    if study.kind != "run":
+        raise ConfigError(f"{where}: [folds.\"<fold>\"] tables (one configuration per outer fold) belong in a "
+                          f"kind = \"run\" file, not a {study.kind!r} study")
+    if study.tuning.get("mode") == "single":
+        raise ConfigError(f"{where}: [tuning] mode = \"single\" (one configuration for all folds) contradicts the "
+                          "[folds] tables; a file tuned per fold has mode = \"nested\"")
+    if not isinstance(folds, dict) or not folds:
+        raise ConfigError(f"{where}: [folds] must hold one [folds.\"<fold>\"] table per outer fold")
+    subject = study.model or model
+    if subject is None:
+        raise ConfigError(f"{where}: [folds] tables need [study] model = \"...\"")
+    base = study.overrides.get(subject, {})
+    for name, table in folds.items():
+        at = f'{where} [folds."{name}"]'
+        if not isinstance(table, dict):
+            raise ConfigError(f"{at}: must be a table (its [model] and [train] values and what it was tuned on)")
+        for part in ("model", "train"):
+            if part in table and not isinstance(table[part], dict):
+                raise ConfigError(f"{at}: {part} must be a table ([folds.\"{name}\".{part}] key = value)")
+        record = {k: v for k, v in table.items() if k not in ("model", "train")}
+        unknown = sorted(set(record) - set(FOLD_RECORD_KEYS))
+        if unknown:
+            raise ConfigError(f"{at}: unknown keys {unknown}; settings go under [folds.\"{name}\".model] or "
+                              f"[folds.\"{name}\".train], and the record may hold {sorted(FOLD_RECORD_KEYS)}")
+        flat = {**_flatten(table.get("model", {})), **_flatten(table.get("train", {}), "train.")}
+        _check_overrides(subject, {**base, **flat}, at)
+        study.fold_overrides[str(name)] = flat
+        study.fold_tuning[str(name)] = _record(record, FOLD_RECORD_KEYS, at)
 
 
 def shipped_study(kind: str, model: str) -> Path:

@@ -20,9 +20,15 @@ RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
 
 def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
     """The cache key of one fold x seed: everything that determines its numbers."""
-    from bench.train.config import RUNTIME_FIELDS
+    from bench.train.config import FRAME_FIELDS, KEY_AT_DEFAULT_OMITTED, RUNTIME_FIELDS, TrainConfig
 
-    train = {k: v for k, v in to_dict(train_config).items() if k not in RUNTIME_FIELDS}
+    # The window fields shape only frame-level runs: left out of every other key, so clip-level
+    # results cached before those fields existed keep their keys.
+    task = model_config.get("task") if isinstance(model_config, dict) else getattr(model_config, "task", None)
+    skip = RUNTIME_FIELDS + (() if task == "frame" else FRAME_FIELDS)
+    train = {k: v for k, v in to_dict(train_config).items() if k not in skip}
+    defaults = to_dict(TrainConfig())
+    train = {k: v for k, v in train.items() if not (k in KEY_AT_DEFAULT_OMITTED and v == defaults[k])}
     return stable_hash(
         {
             "model": model,

@@ -44,6 +44,9 @@ class Job:
     tracking: TrackingTarget | None = None
     threads: int = 0  # torch threads for this job; 0 = leave as the process has them
     protocol: str = ""  # bench.protocols id of the run (tagged on the job's MLflow run)
+    # Further tags of the job's MLflow run (e.g. bench.tuning_leak: its test speakers were seen
+    # by the tuning of the run's --config; bench.study.tuning).
+    tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def label(self) -> str:

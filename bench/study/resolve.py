@@ -2,7 +2,8 @@
 
     model config defaults -> the model's registry recipe (its paper's training settings)
     -> dataset presets (the framework's, then the model's own) -> the study file ([model],
-    [train]) -> overrides (``--set``; training keys under ``train.``)
+    [train]) -> the fold's own table of a nested-tuned study file ([folds."<fold>"], written by
+    ``bench sweep --nested``) -> overrides (``--set``; training keys under ``train.``)
 
 Data fields of the model config (task, classes, sizes) come from the feature store
 (:func:`bench.train.loop.fill_data_fields`), and a model's *default* input kinds are fitted
@@ -77,6 +78,27 @@ def read_study_config(path: str | Path, model: str | None = None) -> tuple[dict[
     return model_settings, train_settings, ({"model": study.model} if study.model else {})
 
 
+def read_fold_config(path: str | Path, model: str | None, fold: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A nested-tuned study file's own settings for ``fold`` (model, training); empty for a file
+    that is not tuned per fold. A per-fold file without the fold is an error naming both: running
+    that fold with another fold's (or no) tuning would quietly break the protocol."""
+    from bench.studies.loader import load_study
+
+    study = load_study(path, model=model)
+    if not study.nested:
+        return {}, {}
+    if fold not in study.fold_overrides:
+        raise ConfigError(f"{path}: has no configuration for fold {fold!r} (it was tuned per outer fold for "
+                          f"{', '.join(study.fold_overrides) or 'no fold'}); tune this fold with bench sweep --nested "
+                          "on the same split scheme")
+    return split_overrides(study.fold_overrides[fold])
+
+
+def nested_layer(fold: str) -> str:
+    """The name of the per-fold layer in ``config_layers`` (see :func:`resolve_configs`)."""
+    return f"nested-tuned (fold {fold})"
+
+
 def resolve_configs(
     model: str,
     dataset: str,
@@ -86,12 +108,15 @@ def resolve_configs(
     device_kind: str = "cpu",
     notes: list[str] | None = None,
     layers: dict[str, str] | None = None,
+    fold: str | None = None,
 ):
     """The model config and TrainConfig after recipe, dataset preset, study file and overrides.
 
     ``layers`` (a dict, filled in place) records for each key that any layer set the last
-    layer that set it: ``recipe``, ``preset <dataset>/<scope>``, ``study <file>`` or ``override``
-    (training keys as ``train.<key>``).
+    layer that set it: ``recipe``, ``preset <dataset>/<scope>``, ``study <file>``,
+    ``nested-tuned (fold <fold>)`` or ``override`` (training keys as ``train.<key>``).
+    ``fold``: the fold being configured; a nested-tuned ``config`` then adds that fold's own
+    table (and lacking it is an error). Without ``fold`` such a file gives its shared settings.
     """
     layers = layers if layers is not None else {}
 
@@ -138,6 +163,15 @@ def resolve_configs(
             raise ConfigError(f"{config}: {exc}") from None
         record(study_model, f"study {config}")
         record(study_train, f"study {config}", train=True)
+        if fold is not None:
+            fold_model, fold_train = read_fold_config(config, model, fold)
+            try:
+                model_config = apply_overrides(model_config, fold_model)
+                train_config = apply_overrides(train_config, fold_train)
+            except ConfigError as exc:
+                raise ConfigError(f'{config} [folds."{fold}"]: {exc}') from None
+            record(fold_model, nested_layer(fold))
+            record(fold_train, nested_layer(fold), train=True)
 
     set_model, set_train = split_overrides(overrides)
     model_config = apply_overrides(model_config, set_model)
@@ -147,25 +181,32 @@ def resolve_configs(
     return model_config, train_config
 
 
-def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
+def adapt_to_store(model_config, store, explicit: set[str], notes: list[str], window_steps: int | None = None):
     """Fit the model's *default* task and input kinds to what the store holds.
 
     Baselines default to their official setting (AuxFormer and RJA on precomputed features,
     RJA on regression). On a store without those features, or a corpus with categorical
-    labels, the defaults are switched to raw inputs / the corpus's task, with a note. A value
-    the user set explicitly (``--set``, a study file, a preset) is never changed: if it does
-    not fit the store, the dataset raises a clear error instead.
+    labels, the defaults are switched to raw inputs / the corpus's task, with a note; a store
+    of per-frame targets (Aff-Wild2) gets task ``"frame"``, and there a model with a fixed
+    sequence length (RJA's ``seq_len``) gets ``window_steps`` (the training config's window),
+    so that its segment t is the window's step t. A value the user set explicitly (``--set``,
+    a study file, a preset) is never changed: if it does not fit the store, the dataset raises
+    a clear error instead.
     """
     from dataclasses import replace
 
     from bench.data.fields import FEATURES, MODALITIES
-    from bench.train.loop import store_labels
+    from bench.train.loop import frame_level, store_labels
 
     changes = {}
+    frame = frame_level(store)
     if "task" not in explicit and hasattr(model_config, "task"):
-        task = "classification" if store_labels(store) else "regression"
+        task = "frame" if frame else "classification" if store_labels(store) else "regression"
         if model_config.task != task:
             changes["task"] = task
+    if (frame and window_steps and "seq_len" not in explicit
+            and getattr(model_config, "seq_len", window_steps) != window_steps):
+        changes["seq_len"] = int(window_steps)
     if store.clip_ids:
         arrays = set(store.load(store.clip_ids[0]))
         for m in MODALITIES.values():
@@ -178,7 +219,8 @@ def adapt_to_store(model_config, store, explicit: set[str], notes: list[str]):
     return model_config
 
 
-def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str) -> set[str]:
+def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config, device_kind: str,
+                        fold: str | None = None) -> set[str]:
     """Model keys set by the user or a preset rather than left at the model's defaults."""
     keys = set(split_overrides(overrides)[0])
     preset = dataset_presets(model, dataset)
@@ -186,6 +228,8 @@ def explicit_model_keys(model: str, dataset: str, overrides: dict | None, config
         keys |= set(split_overrides(preset.get(scope, {}))[0])
     if config is not None:
         keys |= set(read_study_config(config, model)[0])
+        if fold is not None:
+            keys |= set(read_fold_config(config, model, fold)[0])
     return keys
 
 

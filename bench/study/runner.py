@@ -114,9 +114,17 @@ def log_fold_model(tracker, run_id: str, job: Job, store, result: FoldResult) ->
     net.load_state_dict(state)
     net.eval()
     arrays = {m: store_key_for(m, job.model_config) for m in net.required_inputs()}
-    clips = ClipDataset(store, job.fold_ids["test"][:2], arrays, task=job.model_config.task, targets=store_targets(store))
+    if job.model_config.task == "frame":  # long clips: the example is their windows, as the model sees them
+        from bench.data.windows import FrameWindowDataset
+
+        clips = FrameWindowDataset(store, job.fold_ids["test"][:2], arrays, window_steps=job.train_config.window_steps,
+                                   window_hop=job.train_config.window_hop)
+    else:
+        clips = ClipDataset(store, job.fold_ids["test"][:2], arrays, task=job.model_config.task, targets=store_targets(store))
     batch = to_device(next(iter(make_loader(clips, 2, shuffle=False))), torch.device("cpu"))  # as the model sees it
     names = tuple(k for m in net.required_inputs() for k in (m, f"{m}_mask"))
+    if job.model_config.task == "frame":  # per-step outputs: the window's steps (T) come from frame_mask
+        names += ("frame_mask",)
     uri = tracker.log_model(run_id, ServingModel(net, result.inference_head, names), {k: batch[k].numpy() for k in names})
     tracker.set_tags(run_id, {"bench.model_uri": uri})
     return uri
@@ -130,10 +138,13 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
     """
     from bench.train.loop import fit_fold
 
-    if job.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(job.threads)
+    from bench.study.executors.local import idle_cores
+
+    # A job with a thread count (worker processes split the cores) keeps it; a serial job takes
+    # the cores that are free when it starts, so a busy machine does not make threads fight.
+    torch.set_num_threads(job.threads or idle_cores())
     _ensure_registered(job)
     store = _store(job)
     tracker = _tracker(job) if job.tracking is not None else None
@@ -142,7 +153,8 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
         tracker.supersede(job.tracking.parent_run_id, job.key)  # a retried job's earlier, dead attempt
         child = tracker.start_run(f"{job.fold.name}-seed{job.seed}", {"fold": job.fold.name, "seed": job.seed,
                                                                        "cache_key": job.key, "model": job.model,
-                                                                       **({"protocol": job.protocol} if job.protocol else {})},
+                                                                       **({"protocol": job.protocol} if job.protocol else {}),
+                                                                       **job.tags},
                                   parent_id=job.tracking.parent_run_id)
         tracker.log_datasets(child, fold_datasets(job, store))
     try:

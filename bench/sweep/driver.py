@@ -13,7 +13,17 @@ FAIL (heartbeats on PostgreSQL; owner-PID checks on the journal) and the study g
 
 Tracking: one MLflow parent run per sweep; one child run per trial, tagged with
 ``mlflow.parentRunId`` so that trials from parallel workers on any machine nest under it.
-The best configuration is written as a study file that ``bench run --config`` reuses.
+The best configuration is written as a study file that ``bench run --config`` reuses; it
+records the outer fold it was tuned on, so that ``bench run`` can warn about the folds whose
+test speakers the tuning saw.
+
+Nested (``nested=True``, ``bench sweep --nested``): the leak-free way to tune for a published
+table. Every outer fold of the scheme gets its own Optuna study (``<name>-outer-<fold>``, in
+the same storage, with the full trial budget and a seed derived from the sweep's seed and the
+fold) whose inner folds are drawn only from that fold's non-test speakers. The result is one
+configuration per outer fold, written as one study file with a ``[folds."<fold>"]`` table per
+fold that ``bench run --config`` applies fold by fold. MLflow nests sweep -> outer fold ->
+trial. A re-run resumes the unfinished outer studies and skips the finished ones.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ from bench.studies.loader import SearchDimension, Study, load_study
 from bench.sweep.storage import count_trials, fail_orphaned_trials, mark_owner, open_storage, require_driver
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
+NESTED_PARENT_ATTR = "mlflow_nested_sweep_run_id"  # on each outer study of a nested sweep: the sweep's run
+TUNED_ON_ATTR = "bench_tuned_on"  # set by the training objective: what the study tuned on (outer_fold_record)
 DEFAULT_OBJECTIVE = "bench.sweep.objective:TrainingObjective"
 
 
@@ -71,18 +83,27 @@ class SweepResult:
     seconds: float
     trials_per_hour: float
     model: str | None = None
+    outer_fold: str | None = None  # the outer fold this study tuned on (when known)
+    outer: list["SweepResult"] = field(default_factory=list)  # nested: one result per outer fold
+    skipped: bool = False  # nested, per outer fold: already finished before this invocation (no new trials)
+    folds: int | None = None  # nested over the scheme's first K folds only ([study] folds): bench run --folds K
+
+    @property
+    def nested(self) -> bool:
+        return bool(self.outer)
 
     @property
     def reuse_command(self) -> str | None:
         """The shell command that trains the best configuration (None when no trial completed)."""
         if self.best_config_path is None or self.model is None:
             return None
-        return reuse_command(self.model, self.best_config_path)
+        return reuse_command(self.model, self.best_config_path, self.folds)
 
 
-def reuse_command(model: str, config: str | Path) -> str:
+def reuse_command(model: str, config: str | Path, folds: int | None = None) -> str:
     """``bench run --model M --config F``, quoted so that it pastes into a POSIX shell as is."""
-    return shlex.join(["bench", "run", "--model", model, "--config", str(config)])
+    return shlex.join(["bench", "run", "--model", model, "--config", str(config),
+                       *(["--folds", str(folds)] if folds is not None else [])])
 
 
 def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
@@ -97,6 +118,12 @@ def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
 def sample_overrides(trial: optuna.Trial, study: Study) -> dict[str, Any]:
     """One value per dimension of the study's space, keyed by the override each one sets."""
     return {dimension.target: suggest(trial, dimension) for dimension in study.space}
+
+
+def outer_seed(base_seed: int, fold: str) -> int:
+    """The seed of one outer fold's study in a nested sweep: a function of the sweep's seed and the fold."""
+    digest = hashlib.sha256(f"bench-sweep-outer:{base_seed}:{fold}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def trial_seed(base_seed: int, trial_number: int) -> int:
@@ -274,21 +301,48 @@ def _start_parent_run(settings: SweepSettings, study: Study, optuna_study: optun
     return run_id
 
 
-def write_best_study(study: Study, best_params: dict[str, Any], value: float, out: Path, settings: SweepSettings) -> Path:
-    """Write the best trial as a ``kind = "run"`` study file that ``bench run --config`` reads."""
+def _tables(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Override keys split into the ``[model]`` and ``[train]`` tables of a study file."""
+    model_table: dict[str, Any] = {}
+    train_table: dict[str, Any] = {}
+    for key, val in overrides.items():
+        (train_table if key.startswith("train.") else model_table)[key.removeprefix("train.")] = val
+    return model_table, train_table
+
+
+def tuned_overrides(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's parameters as the override keys they set (``lr`` -> ``train.lr``)."""
+    targets = {d.name: d.target for d in study.space}
+    return {targets[name]: val for name, val in params.items()}
+
+
+def _tuning_table(settings: SweepSettings, study: Study, mode: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``[tuning]`` table: how the file was tuned, and (single mode) on which outer fold."""
+    table: dict[str, Any] = {"mode": mode, "sweep": settings.study_name, "metric": study.metric,
+                             "direction": study.direction, "trials": settings.trials, "seed": settings.sampler_seed}
+    if study.path:
+        table["study"] = str(study.path)
+    if record:
+        shared = ("dataset", "corpus", "scheme", "split_checksum", "inner_folds")
+        table.update({key: record[key] for key in shared if key in record})
+        if mode == "single":
+            table.update({key: val for key, val in record.items() if key not in shared})
+    return table
+
+
+def write_best_study(study: Study, best_params: dict[str, Any], value: float, out: Path, settings: SweepSettings,
+                     tuned_on: dict[str, Any] | None = None) -> Path:
+    """Write the best trial as a ``kind = "run"`` study file that ``bench run --config`` reads.
+
+    ``tuned_on`` (the objective's :func:`~bench.sweep.objective.outer_fold_record`) goes into
+    a ``[tuning]`` table: the outer fold and the speakers the tuning saw, from which ``bench
+    run`` finds the folds whose test speakers were seen (test leakage) and warns.
+    """
     import tomli_w
 
     from bench.io import write_text
 
-    targets = {d.name: d.target for d in study.space}
-    model_table: dict[str, Any] = {}
-    train_table: dict[str, Any] = {}
-    base = study.model_overrides(study.model)
-    for key, val in base.items():
-        (train_table if key.startswith("train.") else model_table)[key.removeprefix("train.")] = val
-    for name, val in best_params.items():
-        target = targets[name]
-        (train_table if target.startswith("train.") else model_table)[target.removeprefix("train.")] = val
+    model_table, train_table = _tables({**study.model_overrides(study.model), **tuned_overrides(study, best_params)})
     document = {
         "study": {
             "kind": "run",
@@ -297,12 +351,16 @@ def write_best_study(study: Study, best_params: dict[str, Any], value: float, ou
             **({"dataset": study.dataset} if study.dataset else {}),
             **({"scheme": study.scheme} if study.scheme else {}),
         },
+        "tuning": _tuning_table(settings, study, "single", tuned_on),
         "model": model_table,
         "train": train_table,
     }
+    where = f" of outer fold {tuned_on['outer_fold']!r}" if tuned_on and "outer_fold" in tuned_on else ""
     header = (
         f"# Best configuration of sweep {settings.study_name!r} ({study.path}).\n"
-        f"# Mean validation {study.metric} over {study.inner_folds} inner folds: {value:.4f}.\n"
+        f"# Mean validation {study.metric} over {study.inner_folds} inner folds{where}: {value:.4f}.\n"
+        f"# Tuned on one outer fold's non-test speakers: the other folds' test speakers were seen by the tuning.\n"
+        f"# For a leak-free configuration per fold, tune with bench sweep --nested.\n"
         f"# Reuse it with: {reuse_command(study.model, out)}\n"
     )
     write_text(out, header + tomli_w.dumps(document))
@@ -333,12 +391,16 @@ def sweep(
     extra: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     write_best: bool = True,
+    nested: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep to ``trials`` finished trials and write the best study file.
 
     ``options`` (corpus adapter options) override the study's ``[study.options]``; they reach
     the worker processes through ``extra["options"]``. ``write_best=False`` writes no best
-    study file (the storage check, whose toy "best" means nothing).
+    study file (the storage check, whose toy "best" means nothing). ``nested=True`` tunes every
+    outer fold in its own study, ``trials`` each, and writes one configuration per fold (see
+    the module doc); ``say`` receives a line per outer fold as it starts or is skipped.
     """
     if not isinstance(study, Study):
         study = load_study(study)
@@ -365,6 +427,9 @@ def sweep(
     )
     if settings.extra.get("track", True):
         require_driver(tracking_uri, "--tracking-uri")
+    if nested:
+        return _nested_sweep(study, settings, workers, Path(out) if out is not None else None, write_best,
+                             say or (lambda _line: None))
     optuna_study = open_study(settings, study)
     parent_run_id = _start_parent_run(settings, study, optuna_study) if settings.extra.get("track", True) else None
     started = time.perf_counter()
@@ -395,7 +460,8 @@ def sweep(
             from bench.paths import bench_home
 
             out = bench_home() / "studies" / f"{settings.study_name}-best.toml"
-        best_path = write_best_study(study, best_params, best_value, Path(out), settings)
+        best_path = write_best_study(study, best_params, best_value, Path(out), settings,
+                                     tuned_on=optuna_study.user_attrs.get(TUNED_ON_ATTR))
     if parent_run_id:
         from bench.tracking.sweep import finish_sweep_parent_run
 
@@ -415,6 +481,196 @@ def sweep(
         trials_per_hour=3600.0 * new_trials / seconds if seconds > 0 else 0.0,
         model=study.model,
     )
+
+
+def _run_study(settings: SweepSettings, workers: int) -> None:
+    """Bring one Optuna study to its budget: in this process, or with ``workers`` local processes."""
+    if workers == 1:
+        worker_loop(settings)
+    else:
+        run_workers(settings, workers)
+
+
+def _counts(optuna_study: optuna.Study) -> tuple[int, int, int]:
+    return (count_trials(optuna_study, (TrialState.COMPLETE,)), count_trials(optuna_study, (TrialState.PRUNED,)),
+            count_trials(optuna_study, (TrialState.FAIL,)))
+
+
+def outer_study_name(sweep_name: str, fold: str) -> str:
+    """The Optuna study (and MLflow run) name of one outer fold of a nested sweep."""
+    return safe_name(f"{sweep_name}-outer-{fold}", f"outer fold {fold!r} (its name becomes part of a study name)")
+
+
+def _nested_sweep(study: Study, settings: SweepSettings, workers: int, out: Path | None, write_best: bool,
+                  say: Callable[[str], None]) -> SweepResult:
+    """One study per outer fold, each to its own budget; then one configuration file for all folds.
+
+    The outer folds' data (scheme, test speakers, inner folds) is read here once, so that the
+    file records exactly what each fold was tuned on; every worker rebuilds its fold's inner
+    folds from the same seed (``outer_seed``) and gets the same speakers.
+    """
+    import dataclasses
+
+    from bench.sweep.objective import open_sweep_data, outer_fold_record, outer_folds
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per outer fold below, not Optuna's per study
+    store, dataset, scheme = open_sweep_data(study, settings)
+    folds = outer_folds(study, scheme)
+    track = settings.extra.get("track", True)
+    plans = []
+    for fold in folds:
+        seed = outer_seed(settings.sampler_seed, fold.name)
+        fold_settings = dataclasses.replace(settings, study_name=outer_study_name(settings.study_name, fold.name),
+                                            sampler_seed=seed, extra={**settings.extra, "outer_fold": fold.name})
+        plans.append((fold, fold_settings, outer_fold_record(store, dataset, scheme, fold, study.inner_folds, seed)))
+    studies = [open_study(fold_settings, study) for _, fold_settings, _ in plans]
+    parent_run_id = None
+    if track:
+        from bench.tracking.sweep import create_sweep_parent_run
+
+        parent_run_id = next((o.user_attrs[NESTED_PARENT_ATTR] for o in studies if o.user_attrs.get(NESTED_PARENT_ATTR)), None)
+        if parent_run_id is None:
+            parent_run_id = create_sweep_parent_run(settings, study, nested=[fold.name for fold in folds])
+        for optuna_study in studies:
+            if optuna_study.user_attrs.get(NESTED_PARENT_ATTR) != parent_run_id:
+                optuna_study.set_user_attr(NESTED_PARENT_ATTR, parent_run_id)
+
+    started = time.perf_counter()
+    new_trials = 0
+    outer: list[SweepResult] = []
+    running: str | None = None
+    try:
+        with terminate_as_interrupt():
+            for (fold, fold_settings, record), optuna_study in zip(plans, studies):
+                fold_started = time.perf_counter()
+                before = count_trials(optuna_study)
+                skipped = count_trials(optuna_study, (TrialState.COMPLETE, TrialState.PRUNED)) >= settings.trials
+                if skipped:
+                    say(f"outer fold {fold.name}: study {fold_settings.study_name} already has its {settings.trials} "
+                        f"finished trial{'s' if settings.trials != 1 else ''}; skipped")
+                else:
+                    plural = "s" if settings.trials != 1 else ""
+                    say(f"outer fold {fold.name}: study {fold_settings.study_name}, {settings.trials} trial{plural} on "
+                        f"the {len(record['tuned_on_speakers'])} speakers outside its test speakers")
+                if track:
+                    running = _start_outer_run(fold_settings, study, optuna_study, parent_run_id, record)
+                if not skipped:
+                    _run_study(fold_settings, workers)
+                complete, pruned, failed = _counts(optuna_study)
+                best_value, best_params = None, {}
+                if complete:
+                    best_value, best_params = optuna_study.best_trial.value, dict(optuna_study.best_trial.params)
+                added = count_trials(optuna_study) - before
+                new_trials += added
+                seconds = time.perf_counter() - fold_started
+                if running:
+                    from bench.tracking.sweep import finish_sweep_parent_run
+
+                    finish_sweep_parent_run(fold_settings, running, best_value, best_params, complete, pruned, failed, None)
+                    running = None
+                outer.append(SweepResult(fold_settings.study_name, settings.storage or "journal (default)", complete,
+                                         pruned, failed, best_value, best_params, None,
+                                         optuna_study.user_attrs.get(PARENT_RUN_ATTR), seconds,
+                                         trials_per_hour=3600.0 * added / seconds if seconds > 0 else 0.0,
+                                         model=study.model, outer_fold=fold.name, skipped=skipped))
+    except KeyboardInterrupt:  # finished trials are in the storage; a re-run goes on where this stopped
+        if track:
+            from bench.tracking.sweep import client_for
+
+            client = client_for(settings.tracking_uri)
+            for run_id in (running, parent_run_id):
+                if run_id:
+                    client.set_terminated(run_id, status="KILLED")
+        raise
+    seconds = time.perf_counter() - started
+
+    best_path = None
+    if write_best and any(r.best_value is not None for r in outer):
+        if out is None:
+            from bench.paths import bench_home
+
+            out = bench_home() / "studies" / f"{settings.study_name}-nested.toml"
+        best_path = write_nested_study(study, settings, [(r, record) for r, (_, _, record) in zip(outer, plans)], out)
+    complete = sum(r.n_complete for r in outer)
+    pruned = sum(r.n_pruned for r in outer)
+    failed = sum(r.n_failed for r in outer)
+    if parent_run_id:
+        from bench.tracking.sweep import finish_sweep_parent_run
+
+        finish_sweep_parent_run(settings, parent_run_id, None,
+                                {f"{r.outer_fold}.{k}": v for r in outer for k, v in r.best_params.items()},
+                                complete, pruned, failed, best_path)
+    return SweepResult(settings.study_name, settings.storage or "journal (default)", complete, pruned, failed, None, {},
+                       best_path, parent_run_id, seconds,
+                       trials_per_hour=3600.0 * new_trials / seconds if seconds > 0 else 0.0, model=study.model, outer=outer,
+                       folds=int(study.folds) if study.folds is not None else None)
+
+
+def _start_outer_run(settings: SweepSettings, study: Study, optuna_study: optuna.Study, parent_run_id: str,
+                     record: dict[str, Any]) -> str:
+    """The outer fold's MLflow run (a child of the nested sweep's run), created once and shared through
+    its study, so that its trials' runs nest under it from any worker."""
+    existing = optuna_study.user_attrs.get(PARENT_RUN_ATTR)
+    if existing:
+        return existing
+    from bench.tracking.sweep import create_outer_fold_run
+
+    run_id = create_outer_fold_run(settings, study, parent_run_id, record)
+    optuna_study.set_user_attr(PARENT_RUN_ATTR, run_id)
+    return run_id
+
+
+def write_nested_study(study: Study, settings: SweepSettings, outer: list[tuple[SweepResult, dict[str, Any]]],
+                       out: Path) -> Path:
+    """Write one ``kind = "run"`` study file holding each outer fold's best configuration.
+
+    Shared settings (the sweep study's own overrides) go in ``[model]``/``[train]``; each fold's
+    tuned values, and what they were tuned on, in ``[folds."<fold>"]``. ``bench run --config``
+    gives every fold its own table (a fold the file lacks is an error).
+    """
+    import tomli_w
+
+    from bench.io import write_text
+
+    model_table, train_table = _tables(study.model_overrides(study.model))
+    folds: dict[str, Any] = {}
+    missing = []
+    for result, record in outer:
+        if result.best_value is None:
+            missing.append(result.outer_fold)
+            continue
+        fold_model, fold_train = _tables(tuned_overrides(study, result.best_params))
+        entry: dict[str, Any] = {"sweep": result.study_name, "best_value": result.best_value,
+                                 "trials_complete": result.n_complete,
+                                 **{k: v for k, v in record.items() if k not in ("dataset", "corpus", "scheme",
+                                                                                  "split_checksum", "inner_folds")}}
+        if fold_model:
+            entry["model"] = fold_model
+        if fold_train:
+            entry["train"] = fold_train
+        folds[str(result.outer_fold)] = entry
+    document = {
+        "study": {
+            "kind": "run",
+            "name": f"{study.name}-nested",
+            "model": study.model,
+            **({"dataset": study.dataset} if study.dataset else {}),
+            **({"scheme": study.scheme} if study.scheme else {}),
+        },
+        "tuning": _tuning_table(settings, study, "nested", outer[0][1] if outer else None),
+        "model": model_table,
+        "train": train_table,
+        "folds": folds,
+    }
+    lines = [f"# Nested-tuned configurations of sweep {settings.study_name!r} ({study.path}): one per outer fold,",
+             f"# each tuned ({settings.trials} trials) on inner folds drawn only from that fold's non-test speakers,",
+             f"# mean validation {study.metric} over {study.inner_folds} inner folds. bench run --config applies",
+             "# each [folds.\"<fold>\"] table to its own fold only.",
+             f"# Reuse it with: {reuse_command(study.model, out, study.folds)}"]
+    if missing:
+        lines.append(f"# No trial completed for outer folds {', '.join(missing)}: they have no configuration here.")
+    write_text(out, "\n".join(lines) + "\n" + tomli_w.dumps(document))
+    return out
 
 
 class StorageCheckObjective:

@@ -5,6 +5,11 @@ first fold by default) does *not* test: those speakers are split k ways (``inner
 each part serves once as validation while the rest train. No clip of a test speaker is ever
 loaded by a trial, and no test metric is ever computed: the best configuration is then run on
 the outer folds with ``bench run --config`` like any other.
+
+A nested sweep (``bench sweep --nested``) runs one study per outer fold, each objective with
+its own ``outer_fold``; :func:`outer_fold_record` is what each one was tuned on, written into
+the per-fold configuration file so that ``bench run`` can prove (or warn) that no fold's test
+speakers were seen by the tuning that configured it.
 """
 
 from __future__ import annotations
@@ -16,19 +21,23 @@ import optuna
 
 from bench.errors import ConfigError
 from bench.studies.loader import Study
-from bench.sweep.driver import PARENT_RUN_ATTR, SweepSettings, sample_overrides
+from bench.sweep.driver import PARENT_RUN_ATTR, TUNED_ON_ATTR, SweepSettings, sample_overrides
+
+
+def inner_fold_speakers(manifest, test_speakers: set[str], k: int, seed: int = 0) -> list[list[str]]:
+    """The validation speakers of each of ``k`` inner folds over the speakers not in ``test_speakers``."""
+    speakers = sorted(set(manifest.frame["speaker"]) - set(test_speakers))
+    if k < 2 or k > len(speakers):
+        raise ConfigError(f"inner_folds={k}: need 2 <= k <= {len(speakers)} (speakers outside the outer test fold)")
+    random.Random(seed).shuffle(speakers)
+    return [speakers[i::k] for i in range(k)]
 
 
 def inner_fold_ids(manifest, test_speakers: set[str], k: int, seed: int = 0) -> list[dict[str, list[str]]]:
     """``k`` (train, val) partitions of the clips whose speakers are not in ``test_speakers``."""
     frame = manifest.frame
-    speakers = sorted(set(frame["speaker"]) - set(test_speakers))
-    if k < 2 or k > len(speakers):
-        raise ConfigError(f"inner_folds={k}: need 2 <= k <= {len(speakers)} (speakers outside the outer test fold)")
-    random.Random(seed).shuffle(speakers)
-    groups = [speakers[i::k] for i in range(k)]
     folds = []
-    for i, val_speakers in enumerate(groups):
+    for val_speakers in inner_fold_speakers(manifest, test_speakers, k, seed):
         val_set = set(val_speakers)
         train = frame[~frame["speaker"].isin(val_set) & ~frame["speaker"].isin(test_speakers)]["clip_id"].tolist()
         val = frame[frame["speaker"].isin(val_set)]["clip_id"].tolist()
@@ -36,31 +45,81 @@ def inner_fold_ids(manifest, test_speakers: set[str], k: int, seed: int = 0) -> 
     return folds
 
 
+def open_sweep_data(study: Study, settings: SweepSettings):
+    """``(store, dataset, scheme)`` of a sweep: a prepared store (``extra["store"]``) or the study's dataset."""
+    from bench.data.open import open_dataset
+    from bench.splits import get_scheme
+
+    if settings.extra.get("store"):  # an already prepared feature store (any corpus)
+        from bench.data.store import FeatureStore
+
+        store = FeatureStore.open(settings.extra["store"])
+        dataset = study.dataset or "manifest"
+    else:
+        options = {**study.options, **settings.extra.get("options", {})}  # CLI --option over [study.options]
+        store, dataset, _ = open_dataset(study.dataset, study.root, options=options, progress=False, say=lambda *_: None)
+    return store, dataset, get_scheme(dataset, study.scheme, manifest=store.manifest)
+
+
+def outer_folds(study: Study, scheme) -> list:
+    """The outer folds a nested sweep tunes: every fold of the scheme (the first ``[study] folds``)."""
+    folds = list(scheme.folds)
+    if study.folds is not None:
+        if not 1 <= int(study.folds) <= len(folds):
+            raise ConfigError(f"{study.path}: [study] folds = {study.folds}, but scheme {scheme.dataset}/{scheme.name} "
+                              f"has {len(folds)} folds")
+        folds = folds[:int(study.folds)]
+    return folds
+
+
+def find_outer_fold(scheme, name: str | None):
+    """The fold ``name`` of ``scheme`` (its first fold when ``name`` is None)."""
+    if name is None:
+        return scheme.folds[0]
+    for fold in scheme.folds:
+        if fold.name == name:
+            return fold
+    raise ConfigError(f"outer fold {name!r} is not a fold of scheme {scheme.dataset}/{scheme.name} "
+                      f"(its folds: {', '.join(f.name for f in scheme.folds)})")
+
+
+def outer_test_speakers(manifest, fold) -> set:
+    """The speakers of ``fold``'s test clips, as the manifest spells them."""
+    frame = manifest.frame
+    test_clips = set(fold.assign(manifest)["test"])
+    return set(frame[frame["clip_id"].isin(test_clips)]["speaker"])
+
+
+def outer_fold_record(store, dataset: str, scheme, fold, k: int, seed: int, test_speakers: set | None = None) -> dict[str, Any]:
+    """What a study tuned on ``fold`` saw: plain data, written with the configuration it chose.
+
+    ``tuned_on_speakers`` are every speaker of the corpus outside the fold's test speakers (the
+    inner folds' training and validation speakers); ``bench run --config`` warns for any fold
+    whose test speakers are among them (test leakage).
+    """
+    from bench.config import stable_hash
+
+    if test_speakers is None:
+        test_speakers = outer_test_speakers(store.manifest, fold)
+    inner = inner_fold_speakers(store.manifest, test_speakers, k, seed)
+    tuned_on = sorted(str(s) for group in inner for s in group)
+    return {"outer_fold": fold.name, "dataset": dataset, "corpus": str(store.manifest.corpus), "scheme": scheme.name,
+            "split_checksum": scheme.checksum, "test_speakers": sorted(str(s) for s in test_speakers),
+            "tuned_on_speakers": tuned_on, "tuned_on_hash": stable_hash(tuned_on), "inner_folds": k,
+            "inner_val_speakers": [sorted(str(s) for s in group) for group in inner], "seed": seed}
+
+
 class TrainingObjective:
     """Builds the data once per worker process, then trains one configuration per trial."""
 
     def __init__(self, study: Study, settings: SweepSettings):
-        from bench.data.open import open_dataset
-        from bench.splits import get_scheme
-
         self.study = study
         self.settings = settings
-        if settings.extra.get("store"):  # an already prepared feature store (any corpus)
-            from bench.data.store import FeatureStore
-
-            self.store = FeatureStore.open(settings.extra["store"])
-            self.dataset = study.dataset or "manifest"
-        else:
-            options = {**study.options, **settings.extra.get("options", {})}  # CLI --option over [study.options]
-            self.store, self.dataset, _ = open_dataset(study.dataset, study.root, options=options, progress=False,
-                                                       say=lambda *_: None)
-        scheme = get_scheme(self.dataset, study.scheme, manifest=self.store.manifest)
-        outer_name = settings.extra.get("outer_fold")
-        outer = scheme.folds[0] if outer_name is None else next(f for f in scheme.folds if f.name == outer_name)
-        outer_ids = outer.assign(self.store.manifest)
-        test_clips = set(outer_ids["test"])
-        frame = self.store.manifest.frame
-        test_speakers = set(frame[frame["clip_id"].isin(test_clips)]["speaker"])
+        self.store, self.dataset, scheme = open_sweep_data(study, settings)
+        outer = find_outer_fold(scheme, settings.extra.get("outer_fold"))
+        test_speakers = outer_test_speakers(self.store.manifest, outer)
+        self.record = outer_fold_record(self.store, self.dataset, scheme, outer, study.inner_folds, settings.sampler_seed,
+                                        test_speakers)
         self.outer_fold = outer.name
         self.folds = inner_fold_ids(self.store.manifest, test_speakers, study.inner_folds, settings.sampler_seed)
 
@@ -75,10 +134,12 @@ class TrainingObjective:
             overrides.setdefault("train.selection_metric", self.study.metric)
         model_config, train_config = resolve_configs(self.study.model, self.dataset, overrides=overrides, device_kind=self.settings.device)
         explicit = explicit_model_keys(self.study.model, self.dataset, overrides, None, self.settings.device)
-        model_config = fill_data_fields(adapt_to_store(model_config, self.store, explicit, []), self.store)
+        model_config = fill_data_fields(adapt_to_store(model_config, self.store, explicit, [], train_config.window_steps), self.store)
         metric = resolve_selection_metric(train_config, model_config.task)
         trial.set_user_attr("metric", metric)
         trial.set_user_attr("outer_fold", self.outer_fold)
+        if TUNED_ON_ATTR not in trial.study.user_attrs:  # what the written configuration was tuned on
+            trial.study.set_user_attr(TUNED_ON_ATTR, self.record)
 
         parent = trial.study.user_attrs.get(PARENT_RUN_ATTR) if self.settings.extra.get("track", True) else None
         run_id = track.create_trial_run(self.settings, self.study, parent, trial.number, overrides) if parent else None

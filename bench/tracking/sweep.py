@@ -1,5 +1,8 @@
 """MLflow records of a sweep: one parent run per sweep, one child run per trial.
 
+A nested sweep (``bench sweep --nested``) has one more level: the sweep's run, one child run
+per outer fold (``bench.kind = outer-fold``) and, under each, one grandchild per trial.
+
 Children are created with ``MlflowClient.create_run`` and the ``mlflow.parentRunId`` tag rather
 than with ``mlflow.start_run(nested=True)``: nesting through the active-run stack only works
 inside one process, while the tag nests trials from any worker on any machine.
@@ -31,10 +34,14 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     return exp
 
 
-def create_sweep_parent_run(settings, study) -> str:
+def create_sweep_parent_run(settings, study, nested: list[str] | None = None) -> str:
+    """The sweep's run; ``nested`` (the outer folds' names) marks a nested sweep's top run."""
     client = client_for(settings.tracking_uri)
     exp = experiment_id(client, f"{EXPERIMENT_PREFIX}/{study.model}")
-    run = client.create_run(exp, run_name=settings.study_name, tags={**owner_tags(), "bench.kind": "sweep", "bench.study": str(study.path)})
+    tags = {**owner_tags(), "bench.kind": "sweep", "bench.study": str(study.path)}
+    if nested is not None:
+        tags.update({"bench.nested": "true", "bench.outer_folds": ",".join(nested)})
+    run = client.create_run(exp, run_name=settings.study_name, tags=tags)
     params = [
         Param("study_name", settings.study_name),
         Param("trials", str(settings.trials)),
@@ -47,6 +54,29 @@ def create_sweep_parent_run(settings, study) -> str:
     client.log_batch(run.info.run_id, params=params)
     if study.path and Path(study.path).exists():
         client.log_artifact(run.info.run_id, str(study.path))
+    return run.info.run_id
+
+
+def create_outer_fold_run(settings, study, parent_run_id: str, record: dict[str, Any]) -> str:
+    """One outer fold's run under a nested sweep's run; its trials' runs nest under it.
+
+    ``record`` is what the fold is tuned on (:func:`bench.sweep.objective.outer_fold_record`):
+    its test speakers, the speakers the tuning may see, and each inner fold's validation speakers.
+    """
+    client = client_for(settings.tracking_uri)
+    parent = client.get_run(parent_run_id)
+    run = client.create_run(
+        parent.info.experiment_id,
+        run_name=settings.study_name,
+        tags={**owner_tags(), "mlflow.parentRunId": parent_run_id, "bench.kind": "outer-fold",
+              "bench.outer_fold": str(record["outer_fold"]), "bench.tuned_on_hash": str(record.get("tuned_on_hash", ""))},
+    )
+    client.log_batch(run.info.run_id, params=[
+        Param("study_name", settings.study_name), Param("outer_fold", str(record["outer_fold"])),
+        Param("trials", str(settings.trials)), Param("seed", str(settings.sampler_seed)),
+        Param("test_speakers", ",".join(record.get("test_speakers", []))[:6000]),
+    ])
+    client.log_dict(run.info.run_id, record, "tuned_on.json")
     return run.info.run_id
 
 
@@ -86,7 +116,12 @@ def finish_sweep_parent_run(settings, run_id, best_value, best_params, complete,
     metrics = [Metric("trials_complete", complete, 0, 0), Metric("trials_pruned", pruned, 0, 0), Metric("trials_failed", failed, 0, 0)]
     if best_value is not None:
         metrics.append(Metric("best_value", float(best_value), 0, 0))
-    client.log_batch(run_id, metrics=metrics, params=[Param(f"best.{k}", str(v)) for k, v in best_params.items()])
+    # A resumed sweep (more --trials) may find a new best: MLflow refuses to change a logged
+    # param, so params keep the first best and tags (which may change) always hold the latest.
+    logged = client.get_run(run_id).data.params
+    params = [Param(f"best.{k}", str(v)) for k, v in best_params.items() if f"best.{k}" not in logged]
+    tags = [RunTag(f"best.{k}", str(v)[:5000]) for k, v in best_params.items()]
+    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     if best_path is not None:
         client.log_artifact(run_id, str(best_path))
     client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FINISHED))

@@ -15,6 +15,13 @@ from bench.errors import ConfigError
 
 # Fields that do not change the numbers a run produces (only where and how fast it runs).
 RUNTIME_FIELDS = ("device", "num_workers", "pin_memory", "preload", "save_state")
+# Fields read only by the frame-level task (model task "frame": windows of long clips). They
+# are in a result's cache key only for that task (bench.study.cache.fold_key), so adding them
+# changed no key of a clip-level result cached before they existed.
+FRAME_FIELDS = ("window_steps", "window_hop")
+# Fields added after results were first cached: in a cache key only when not at their default,
+# so a result trained without them keeps its key (bench.study.cache.fold_key).
+KEY_AT_DEFAULT_OMITTED = ("warmup_epochs", "warmup_lr")
 
 
 @dataclass
@@ -31,6 +38,12 @@ class TrainConfig:
     milestones: list[int] = field(default_factory=list)  # multistep: epochs at which lr *= gamma
     gamma: float = 0.1  # multistep decay factor
     grad_clip: float = 0.0  # clip the global gradient norm to this value; 0 = off
+    # A constant-rate warm start: the first ``warmup_epochs`` epochs run at ``warmup_lr``, then
+    # the schedule's own rate takes over (the schedule still counts epochs from 1, so milestones
+    # keep their meaning). RJA's official train.py runs 6 epochs at its config's 1e-4 before its
+    # decay rule sets 1e-3; without that start its LSTMs collapse to constant outputs.
+    warmup_epochs: int = 0
+    warmup_lr: float = 0.0
     # Metric that picks the epoch (and the head, for inference_head="validation") on the
     # validation speakers: "auto" = uar (classification) or ccc_mean (regression); a name
     # starting with "loss" is minimised, every other metric is maximised.
@@ -41,6 +54,15 @@ class TrainConfig:
     rotation_deg: float = 10.0  # rotation angle drawn uniformly from [-deg, deg] per clip
     color_jitter: float = 0.2  # brightness / contrast / saturation strength per clip (0 = off)
     hue: float = 0.0  # hue shift strength in [0, 0.5] (fraction of a full turn)
+    # -- frame-level task (task "frame", e.g. Aff-Wild2): windows of long clips ----------------
+    # A window is ``window_steps`` consecutive video steps of a clip (at the feature store's
+    # ``fps``); the next starts ``window_hop`` steps later (hop <= steps, so every step is in a
+    # window; overlapping predictions are averaged when stitched back). RJA's official code
+    # (praveena2j/RecurrentJointAttentionwithLSTMs): 16 sub-sequences of 32 frames (~1.07 s each
+    # at 30 fps) per sample, one target per sub-sequence, samples shifted by 1 frame; so 16 steps
+    # here, with RJA's seq_len kept equal to window_steps (step t is segment t).
+    window_steps: int = 16  # video steps per training / evaluation window
+    window_hop: int = 8  # steps between the starts of consecutive windows (1..window_steps)
     # -- evaluation ----------------------------------------------------------------------------
     robustness: bool = True  # also score the test set with a modality missing / noisy (bench.eval.robustness)
     # -- runtime (not part of a result's identity) -------------------------------------------
@@ -58,6 +80,8 @@ class TrainConfig:
             "epochs": (self.epochs >= 1, "at least 1"),
             "batch_size": (self.batch_size >= 1, "at least 1"),
             "lr": (self.lr > 0, "greater than 0"),
+            "warmup_epochs": (self.warmup_epochs >= 0, "0 or more"),
+            "warmup_lr": (self.warmup_lr > 0 or self.warmup_epochs == 0, "greater than 0 when warmup_epochs > 0"),
             "weight_decay": (self.weight_decay >= 0, "0 or more"),
             "patience": (self.patience >= 0, "0 (never stop early) or more"),
             "gamma": (self.gamma > 0, "greater than 0"),
@@ -66,6 +90,9 @@ class TrainConfig:
             "flip_p": (0 <= self.flip_p <= 1, "a probability in [0, 1]"),
             "hue": (0 <= self.hue <= 0.5, "in [0, 0.5]"),
             "milestones": (all(m >= 1 for m in self.milestones), "epochs of 1 or more"),
+            "window_steps": (self.window_steps >= 1, "at least 1"),
+            "window_hop": (1 <= self.window_hop <= max(self.window_steps, 1),
+                           f"in 1..window_steps ({self.window_steps}), so that every step is in a window"),
         }
         for key, (ok, rule) in checks.items():
             if not ok:

@@ -69,14 +69,37 @@ def store_targets(store) -> list[str]:
     return list(store.meta.get("targets") or store.manifest.targets)
 
 
+def frame_level(store) -> bool:
+    """Whether the store's clips carry per-frame targets (``frame_target``: Aff-Wild2), i.e. the
+    store is for task ``"frame"``; read from its first clip's array names."""
+    if not store.clip_ids:
+        return False
+    first = store.clip_ids[0]
+    names = store.arrays(first) if hasattr(store, "arrays") else store.load(first)
+    return "frame_target" in names
+
+
 def fill_data_fields(config: ModelConfig, store) -> ModelConfig:
     """The config with its data-dependent fields taken from the store (task, sizes, classes).
 
     A classification config on a corpus without categorical labels becomes regression on its
-    continuous targets; sizes come from the arrays of the store's first clip.
+    continuous targets, or task ``"frame"`` on a store of per-frame targets (Aff-Wild2; its
+    targets then name the columns of ``frame_target``); sizes come from the arrays of the
+    store's first clip.
     """
     labels, targets = store_labels(store), store_targets(store)
     task = config.task
+    frame = frame_level(store)
+    if frame and task == "classification" and not labels:
+        task = "frame"
+    if frame and task == "regression":
+        raise ConfigError(f"feature store {store.root}: task=regression needs one target per clip, but this store "
+                          "holds per-frame targets (frame_target); use task=frame")
+    if task == "frame" and not frame:
+        raise ConfigError(f"feature store {store.root}: task=frame needs per-frame targets (frame_target), which "
+                          "this store's clips do not have; prepare a frame-level corpus such as --dataset affwild2")
+    if task == "frame" and not targets:
+        raise ConfigError(f"feature store {store.root}: task=frame but the corpus names no targets")
     if task == "classification" and not labels:
         if not targets:
             raise ConfigError(f"feature store {store.root}: the corpus has neither labels nor targets")
@@ -100,12 +123,18 @@ def fill_data_fields(config: ModelConfig, store) -> ModelConfig:
 
 
 def usable_ids(store, ids, task: str, targets: list[str]) -> list[str]:
-    """Clip ids that were prepared and carry what the task needs (a label, or every target)."""
+    """Clip ids that were prepared and carry what the task needs (a label, every target, or
+    for task ``"frame"`` per-frame targets with at least one annotated step)."""
     prepared = set(store.clip_ids)
     frame = store.manifest.frame.set_index("clip_id")
     keep = []
     for clip_id in map(str, ids):
         if clip_id not in prepared or clip_id not in frame.index:
+            continue
+        if task == "frame":
+            arrays = store.load(clip_id)
+            if "frame_target" in arrays and "frame_valid" in arrays and bool(np.asarray(arrays["frame_valid"]).any()):
+                keep.append(clip_id)
             continue
         row = frame.loc[clip_id]
         if task == "classification" and not str(row["label"]):
@@ -159,19 +188,22 @@ def candidate_outputs(model, output, task: str) -> dict[str, torch.Tensor]:
     heads = dict(model.candidate_heads(output))
     if task == "classification" and "mean" not in heads and len(output.logits) > 1:
         heads["mean"] = torch.stack([v.float().softmax(-1) for v in output.logits.values()]).mean(0)
-    if task == "regression" and "mean" not in heads and len(output.logits) > 1:
+    if task in ("regression", "frame") and "mean" not in heads and len(output.logits) > 1:
         heads["mean"] = torch.stack([v.float() for v in output.logits.values()]).mean(0)
     return heads
 
 
 @torch.no_grad()
 def predict(
-    model, loader, device, amp: str, task: str, transform: Callable[[dict], dict] | None = None
+    model, loader, device, amp: str, task: str, transform: Callable[[dict], dict] | None = None,
+    window_starts: list[int] | None = None,
 ) -> tuple[dict[str, np.ndarray], float, list[str]]:
     """Outputs of every candidate head over a loader (probabilities / predictions), mean loss.
 
     ``transform`` (optional) changes each batch on the device before the forward pass, e.g. a
-    robustness condition (noise, a missing modality).
+    robustness condition (noise, a missing modality). Task ``"frame"``: outputs are per window
+    and step, (N_windows, T, K) per head, ``clip_ids`` one per window, and ``window_starts``
+    (a list, when given) is extended with each window's first step, for stitching.
     """
     model.eval()
     collected: dict[str, list[torch.Tensor]] = {}
@@ -191,14 +223,41 @@ def predict(
             values = _as_probabilities(values.cpu()) if task == "classification" else values.float().cpu()
             collected.setdefault(name, []).append(values)
         clip_ids.extend(batch["clip_id"])
+        if window_starts is not None and "window_start" in batch:
+            window_starts.extend(int(v) for v in batch["window_start"].tolist())
     outputs = {name: torch.cat(parts).numpy() for name, parts in collected.items()}
     return outputs, loss_sum / max(count, 1), clip_ids
 
 
-def score(outputs: np.ndarray, dataset: ClipDataset, task: str, labels: list[str], targets: list[str]) -> dict:
+def score(outputs: np.ndarray, dataset: ClipDataset, task: str, labels: list[str], targets: list[str],
+          windows: tuple[list[str], list[int]] | None = None) -> dict:
+    if task == "frame":
+        return score_frames(outputs, dataset, targets, windows)
     if task == "classification":
         return classification_metrics(dataset.labels, outputs.argmax(-1), labels)
     return regression_metrics(outputs, dataset.targets, targets)
+
+
+def stitch_frames(outputs: np.ndarray, dataset, windows: tuple[list[str], list[int]] | None = None) -> dict[str, np.ndarray]:
+    """Per-window (N, T, K) predictions -> one (T_v, K) per clip (overlaps averaged).
+
+    ``windows``: the (clip id, first step) of each predicted window, as :func:`predict`
+    collected them; by default the dataset's own order (the loaders of val/test keep it).
+    """
+    from bench.data.windows import stitch_windows
+
+    clip_ids, starts = windows if windows is not None else (dataset.clip_ids, dataset.starts)
+    return stitch_windows(outputs, clip_ids, starts, dataset.lengths)
+
+
+def score_frames(outputs: np.ndarray, dataset, targets: list[str],
+                 windows: tuple[list[str], list[int]] | None = None) -> dict[str, float]:
+    """ABAW's scores of per-window predictions: stitched per clip, brought to the annotation frame
+    rate, CCC over every valid (annotated) frame of the set concatenated, and per video averaged
+    (:func:`bench.data.windows.score_frame_predictions`). Unannotated (-5) frames are never read."""
+    from bench.data.windows import score_frame_predictions
+
+    return score_frame_predictions(dataset.store, stitch_frames(outputs, dataset, windows), names=tuple(targets))
 
 
 def _with_confusion(metrics: dict) -> dict:
@@ -250,8 +309,15 @@ def fit_fold(
         ids = usable_ids(store, fold_ids.get(part, []), task, targets)
         if not ids:
             raise ConfigError(f"{where}: no usable {part} clips in feature store {store.root}")
-        splits[part] = ClipDataset(store, ids, arrays, task=task, targets=targets)
-    _maybe_preload(splits, train_config.preload)
+        if task == "frame":  # long clips: fixed-length windows of them (bench.data.windows)
+            from bench.data.windows import FrameWindowDataset
+
+            splits[part] = FrameWindowDataset(store, ids, arrays, window_steps=train_config.window_steps,
+                                              window_hop=train_config.window_hop)
+        else:
+            splits[part] = ClipDataset(store, ids, arrays, task=task, targets=targets)
+    if task != "frame":  # windows read their clips memory-mapped, a window's pages at a time
+        _maybe_preload(splits, train_config.preload)
 
     pin = bool(train_config.pin_memory and device.type == "cuda")
     workers = train_config.num_workers
@@ -266,6 +332,11 @@ def fit_fold(
     history: list[dict] = []
     stale = 0
     for epoch in range(1, train_config.epochs + 1):
+        warm = epoch <= train_config.warmup_epochs
+        if warm:  # a constant warm start; the schedule's own rate is restored after the epoch
+            scheduled = [group["lr"] for group in optimizer.param_groups]
+            for group in optimizer.param_groups:
+                group["lr"] = train_config.warmup_lr
         try:
             train_loss = _train_epoch(model, train_loader, optimizer, train_config, device, augment_generator, epoch)
         except NonFiniteLossError as exc:
@@ -274,10 +345,16 @@ def fit_fold(
                 seconds=time.perf_counter() - started, fold=fold_name, seed=seed, labels=labels,
             )
         lr = optimizer.param_groups[0]["lr"]
+        if warm:
+            for group, rate in zip(optimizer.param_groups, scheduled):
+                group["lr"] = rate
         if scheduler is not None:
             scheduler.step()
-        outputs, val_loss, _ = predict(model, val_loader, device, train_config.amp, task)
-        per_head = {name: {**_scalars(score(values, splits["val"], task, labels, targets)), "loss": val_loss} for name, values in outputs.items()}
+        val_starts: list[int] = []
+        outputs, val_loss, val_ids = predict(model, val_loader, device, train_config.amp, task, window_starts=val_starts)
+        val_windows = (val_ids, val_starts) if task == "frame" else None
+        per_head = {name: {**_scalars(score(values, splits["val"], task, labels, targets, val_windows)), "loss": val_loss}
+                    for name, values in outputs.items()}
         head = _choose_head(config.inference_head, per_head, metric, sign, model_name)
         val_metrics = dict(per_head[head])
         value = sign * val_metrics[metric]
@@ -311,18 +388,21 @@ def fit_fold(
             labels=labels, state_dict=best["state"] if train_config.save_state else None,
         )
     tic = time.perf_counter()
-    outputs, _, clip_ids = predict(model, test_loader, device, train_config.amp, task)
+    test_starts: list[int] = []
+    outputs, _, clip_ids = predict(model, test_loader, device, train_config.amp, task, window_starts=test_starts)
+    # per clip, or for task "frame" per window (a clip there is a whole video track)
     inference_ms = 1000 * (time.perf_counter() - tic) / max(len(clip_ids), 1)
+    windows = (clip_ids, test_starts) if task == "frame" else None
     chosen = outputs[best["head"]]
-    metrics = score(chosen, splits["test"], task, labels, targets)
-    test_by_head = {name: _with_confusion(score(values, splits["test"], task, labels, targets)) for name, values in outputs.items()}
+    metrics = score(chosen, splits["test"], task, labels, targets, windows)
+    test_by_head = {name: _with_confusion(score(values, splits["test"], task, labels, targets, windows)) for name, values in outputs.items()}
     robustness = {}
     if train_config.robustness:
         from bench.eval.robustness import CONDITIONS, condition_transform
 
         for condition in CONDITIONS[1:]:
             noisy, _, _ = predict(model, test_loader, device, train_config.amp, task, transform=condition_transform(condition, seed))
-            robustness[condition] = _with_confusion(score(noisy[best["head"]], splits["test"], task, labels, targets))
+            robustness[condition] = _with_confusion(score(noisy[best["head"]], splits["test"], task, labels, targets, windows))
     return FoldResult(
         status="finished",
         best_epoch=best["epoch"],
@@ -332,7 +412,8 @@ def fit_fold(
         per_class_recall=metrics.get("per_class_recall", {}),
         confusion=metrics.get("confusion", []),
         history=history,
-        predictions=_prediction_frame(splits["test"], chosen, task, labels, targets),
+        predictions=(_frame_prediction_frame(splits["test"], chosen, targets, windows) if task == "frame"
+                     else _prediction_frame(splits["test"], chosen, task, labels, targets)),
         test_by_head=test_by_head,
         robustness=robustness,
         parameters=count_parameters(model),
@@ -341,6 +422,8 @@ def fit_fold(
         fold=fold_name,
         seed=seed,
         labels=labels,
+        n_train=len(splits["train"]),
+        n_test=len(splits["test"]),
         state_dict=best["state"] if train_config.save_state else None,
     )
 
@@ -413,6 +496,28 @@ def _prediction_frame(dataset: ClipDataset, outputs: np.ndarray, task: str, labe
             frame[name] = dataset.targets[:, i]
             frame[f"pred_{name}"] = outputs[:, i]
     return frame
+
+
+def _frame_prediction_frame(dataset, outputs: np.ndarray, targets: list[str],
+                            windows: tuple[list[str], list[int]] | None) -> pd.DataFrame:
+    """Task "frame": one row per video step of every test clip (windows stitched back): clip_id,
+    speaker, step, time (s, the step's centre), valid (annotated), then per target its value
+    (NaN where not annotated) and ``pred_<target>``. Scores are computed at the annotation frame
+    rate from these steps (linear interpolation), so they are not exactly CCCs of these rows."""
+    stitched = stitch_frames(outputs, dataset, windows)
+    speakers = dataset.store.manifest.frame.set_index("clip_id")["speaker"].astype(str)
+    parts = []
+    for clip, steps in stitched.items():
+        arrays = dataset.store.load(clip)
+        valid = np.asarray(arrays["frame_valid"], dtype=bool)
+        truth = np.where(valid[:, None], np.asarray(arrays["frame_target"], dtype=np.float64), np.nan)
+        part = pd.DataFrame({"clip_id": clip, "speaker": speakers.get(clip, ""), "step": np.arange(len(steps)),
+                             "time": (np.arange(len(steps)) + 0.5) / dataset.fps[clip], "valid": valid})
+        for i, name in enumerate(targets):
+            part[name] = truth[:, i]
+            part[f"pred_{name}"] = steps[:, i]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def config_dict(config: Any) -> dict:

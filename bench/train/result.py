@@ -38,6 +38,10 @@ class FoldResult:
     fold: str = ""  # fold name in the split scheme
     seed: int = 0  # the run's seed
     labels: list[str] = field(default_factory=list)  # class vocabulary (confusion order)
+    # Clips the fold trained on and was tested on: the corrected t-test's n2/n1 (test / train
+    # size, bench.eval.significance). 0 in results cached before they were recorded.
+    n_train: int = 0
+    n_test: int = 0
     # Test metrics of every candidate head from the same single test pass (ablation rows such
     # as "video head" need no retraining); each dict also holds that head's "confusion".
     test_by_head: dict[str, dict] = field(default_factory=dict)

@@ -128,3 +128,17 @@ def test_safe_name_keeps_ordinary_names():
     assert safe_name("deiii-ablation_v2.1", "x") == "deiii-ablation_v2.1"
     with pytest.raises(ConfigError, match="where: '' cannot"):
         safe_name("", "where")
+
+
+def test_a_comparison_train_table_is_every_models_shared_budget(tmp_path):
+    path = _write(tmp_path, '[study]\nkind = "comparison"\nmodels = ["deiii", "saf"]\n'
+                            '[train]\nepochs = 40\npatience = 10\n[overrides.saf]\ntrain.patience = 5\n')
+    study = load_study(path)
+    assert study.model_overrides("deiii") == {"train.epochs": 40, "train.patience": 10}
+    assert study.model_overrides("saf") == {"train.epochs": 40, "train.patience": 5}  # its own table wins
+
+
+def test_a_comparison_model_table_is_refused(tmp_path):
+    path = _write(tmp_path, '[study]\nkind = "comparison"\nmodels = ["deiii", "saf"]\n[model]\nd_model = 8\n')
+    with pytest.raises(ConfigError, match=r"a comparison has no \[model\] table"):
+        load_study(path)
