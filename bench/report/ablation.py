@@ -13,6 +13,10 @@ the two classes, ``(C[a,a] + C[b,b]) / (clips of a + clips of b)`` from the conf
 (at most 0.5 for a model that cannot tell them apart). On the synthetic corpus this is where a component has to show: the
 motion-only pair needs optical flow, the voice-only pair needs audio. Two further rows score
 the reference weights with audio, or video and flow, zeroed at test time.
+
+Figures: ``forest-<model>`` (each variant's difference from the reference with its 95% interval,
+one panel per metric and pair score, significance as in the table: same test, same Holm
+family) and ``variants-*`` (the per-fold scores behind it, folds drawn as lines).
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ def pair_accuracy(confusion, labels: Sequence[str], pair: Sequence[str]) -> floa
 
 
 def _rows(variant: str, result, fold_result, metrics: dict, confusion, pairs: dict[str, list[str]]) -> list[dict]:
-    base = {ROW_KEY: variant, "model": result.model, "dataset": result.dataset, "fold": fold_result.fold, "seed": fold_result.seed}
+    base = {ROW_KEY: variant, "model": result.model, "dataset": result.dataset, "fold": fold_result.fold, "seed": fold_result.seed,
+            "n_train": getattr(fold_result, "n_train", 0), "n_test": getattr(fold_result, "n_test", 0)}  # the corrected test's n2/n1
     rows = [{**base, "metric": k, "value": float(v)} for k, v in metrics.items() if isinstance(v, (int, float))]
     for name, pair in pairs.items():
         rows.append({**base, "metric": f"pair_{name}", "value": pair_accuracy(confusion, fold_result.labels, pair)})
@@ -110,7 +115,7 @@ def ablate(
     tracking_uri: str | None = None,
     device: str = "auto",
     out_dir: str | Path | None = None,
-    test: str = "ttest",
+    test: str = "corrected_ttest",
     progress: bool = True,
     console=None,
     executor=None,
@@ -126,12 +131,15 @@ def ablate(
     from bench.eval.metrics import METRICS
     from bench.data.open import open_dataset
     from bench.experiment import run
-    from bench.report.plots import plot_fold_scores
+    from bench.report.plots import plot_fold_scores, plot_forest
     from bench.report.bundle import ReportBundle, pdflatex_available
     from bench.splits import get_scheme
     from bench.studies.loader import load_study
     from bench.report.tables import ablation_table
 
+    from bench.eval.significance import check_test
+
+    check_test(test)  # before any training: a typo in --test must not cost the benchmark
     if console is None:
         from bench.console import default_console
 
@@ -181,12 +189,22 @@ def ablate(
                            test=test, synthetic=synthetic, row_key=ROW_KEY, label=f"tab:ablation-{model}-{dataset}",
                            caption=f"Ablation of {model} on {dataset}" + (f" ({pair_note})" if pair_note else ""))
     paths: dict[str, Any] = {"table": bundle.table(table, "ablation", compile_pdf=pdflatex_available())}
+    from bench.report.training import write_training_report
+
+    paths["training"] = write_training_report(  # how each variant was configured and tuned; undertrained ones warned
+        results, bundle, lambda line: console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False),
+        row_key=ROW_KEY, label=f"tab:training-{model}-{dataset}")
+    paths["forest"] = bundle.figure(
+        plot_forest(table.tests, out_dir, f"forest-{safe_name(model, '--model')}", metrics=metrics, variants=order, reference=spec.reference),
+        f"Forest plot: each variant's difference from {spec.reference} with its 95% interval, one panel per metric and "
+        f"pair score; filled and marked: significant under the table's test (Holm-corrected)")
     scores = tidy[tidy["metric"] == metric].rename(columns={"model": "base_model"}).rename(columns={ROW_KEY: "model"})
-    paths["fold_scores"] = bundle.figure(plot_fold_scores(scores, metric, out_dir, f"variants-{metric}", kind="point"),
+    paths["fold_scores"] = bundle.figure(plot_fold_scores(scores, metric, out_dir, f"variants-{metric}", kind="point", models=order),
                                          f"Test {metric} per fold, per variant")
     for name in spec.pairs:
         pair_scores = tidy[tidy["metric"] == f"pair_{name}"].rename(columns={"model": "base_model"}).rename(columns={ROW_KEY: "model"})
-        paths[f"pair_{name}"] = bundle.figure(plot_fold_scores(pair_scores, f"pair_{name}", out_dir, f"variants-pair-{name}", kind="point"),
+        paths[f"pair_{name}"] = bundle.figure(plot_fold_scores(pair_scores, f"pair_{name}", out_dir, f"variants-pair-{name}", kind="point",
+                                                               models=order),
                                               f"Pair accuracy '{name}' ({' vs '.join(spec.pairs[name])}) per fold, per variant")
     bundle.write_index()
     console.print(f"ablation report written to [bold]{escape(str(out_dir))}[/]", highlight=False)

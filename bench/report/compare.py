@@ -55,7 +55,8 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
         for condition, scores in (getattr(r, "robustness", None) or {}).items():
             if metric in scores:
                 rows.append({row_key: row or result.model, "dataset": result.dataset, "fold": r.fold, "seed": r.seed,
-                             "metric": f"{metric}@{condition}", "value": scores[metric]})
+                             "metric": f"{metric}@{condition}", "value": scores[metric],
+                             "n_train": getattr(r, "n_train", 0), "n_test": getattr(r, "n_test", 0)})
     return pd.DataFrame(rows)
 
 
@@ -100,10 +101,19 @@ def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
         model = create_model(result.model, config)
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         model.eval()
-        ids = list(fold_result.predictions["clip_id"][:clips])
+        ids = list(dict.fromkeys(fold_result.predictions["clip_id"]))[:clips]  # frame task: one row per step
         arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
-        dataset = ClipDataset(store, ids, arrays, task=config.task, targets=store_targets(store))
-        batch = to_device(dataset[list(range(len(ids)))], torch.device("cpu"))
+        if config.task == "frame":  # long clips: the first window of each
+            from bench.data.windows import FrameWindowDataset
+
+            train = result.resolved_config.get("train", {})
+            dataset = FrameWindowDataset(store, ids, arrays, window_steps=train.get("window_steps", 16),
+                                         window_hop=train.get("window_hop", 8))
+            positions = [i for i, start in enumerate(dataset.starts) if start == 0]
+        else:
+            dataset = ClipDataset(store, ids, arrays, task=config.task, targets=store_targets(store))
+            positions = list(range(len(ids)))
+        batch = to_device(dataset[positions], torch.device("cpu"))
         with torch.no_grad():
             output = model(batch)
         audio_key, video_key, _ = model.report_attention
@@ -162,7 +172,7 @@ def compare(
     tracking_uri: str | None = None,
     device: str = "auto",
     out_dir: str | Path | None = None,
-    test: str = "ttest",
+    test: str = "corrected_ttest",
     progress: bool = True,
     console=None,
     executor=None,
@@ -182,6 +192,9 @@ def compare(
     from bench.studies.loader import load_study
     from bench.report.tables import comparison_table
 
+    from bench.eval.significance import check_test
+
+    check_test(test)  # before any training: a typo in --test must not cost the benchmark
     if console is None:
         from bench.console import default_console
 
@@ -222,6 +235,11 @@ def compare(
                              synthetic=synthetic, label=f"tab:compare-{dataset}",
                              protocol=protocol.id, protocol_checksum=protocol.checksum)
     paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())
+    from bench.report.training import write_training_report
+
+    paths["training"] = write_training_report(  # how each row was configured and tuned; undertrained rows warned
+        results, bundle, lambda line: console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False),
+        label=f"tab:training-{dataset}")
 
     robust = pd.concat([robustness_frame(r, metric) for r in results.values()], ignore_index=True)
     if not robust.empty:

@@ -12,7 +12,12 @@ Conventions, each stated in the caption so that a reader of the PDF needs nothin
 - standard deviation with ddof = 1 over all (fold, seed) scores of a model;
 - best per column in bold, judged at the printed precision (printed ties are all bold);
 - a marker (default "†") on models whose scores differ from the best model of that column by a
-  paired test over (fold, seed) (:mod:`bench.eval.significance`, Holm-corrected);
+  paired test over (fold, seed) (:mod:`bench.eval.significance`, Holm-corrected; by default the
+  corrected repeated k-fold t-test, since folds share training speakers), the test named in
+  the caption;
+- the difference from the best model (comparison: a "Δ … vs best [95% CI]" column for the
+  primary metric) or from the reference row (ablation: every Δ cell) with the 95% interval of
+  that paired difference, the interval's formula in the caption;
 - numbers reported in the literature are a separate block under a rule, labelled "reported"
   with a citation note and the protocol they were obtained under, and are never bolded, tested
   or used to pick the best: their protocols (splits, labels, clip filters) differ from ours, so
@@ -235,7 +240,7 @@ def _scope_text(df: pd.DataFrame, row_key: str) -> str:
 def _frame(records: list[dict], row_key: str, metrics: Sequence[str]) -> pd.DataFrame:
     """Records -> the CSV frame: one row per table row, each metric's columns side by side."""
     df = pd.DataFrame.from_records(records)
-    stats = ("mean", "std", "n", "delta", "best", "p", "p_holm", "significant")
+    stats = ("mean", "std", "n", "delta", "ci_low", "ci_high", "best", "p", "p_holm", "significant")
     order = ["block", row_key] + [f"{m}_{s}" for m in metrics for s in stats]
     order += ["parameters", "inference_ms_per_clip", "citation", "protocol", "reported_note"]
     df = df[[c for c in order if c in df.columns]]
@@ -259,6 +264,40 @@ def _floor_note(tests: Mapping[str, Mapping[str, sig.PairedTest]], alpha: float)
         f" With n\u00a0=\u00a0{t.n} pairs the {sig.TEST_DESCRIPTIONS[t.test]} cannot reach p\u00a0<\u00a0{alpha:g} "
         f"(its smallest p is {t.min_p:.3g}), so the absence of a marker is not evidence of equality."
     )
+
+
+def _interval(t: sig.PairedTest | None, fmt: MetricFormat, delta: float | None = None) -> str:
+    """"−5.0 [−6.1, −3.9]": the difference (``delta``, else the test's mean paired difference) in
+    printed units with the test's interval; "–" when there is no test or no interval."""
+    if t is None:
+        return "–"
+    centre = t.mean_difference if delta is None else delta
+    if math.isnan(t.ci_low) or math.isnan(t.ci_high):
+        return _signed(centre, fmt)
+    return f"{_signed(centre, fmt)} [{_number(t.ci_low, fmt)}, {_number(t.ci_high, fmt)}]"
+
+
+def _interval_metrics(metrics: Sequence[str], given: Sequence[str] | None) -> list[str]:
+    """The metrics that get a "Δ vs best [95% CI]" column: ``given``, else the first primary one."""
+    if given is not None:
+        unknown = [m for m in given if m not in metrics]
+        if unknown:
+            raise ConfigError(f"interval column(s) for {unknown}: not among the table's metrics {list(metrics)}")
+        return list(given)
+    primary = [m for m in metrics if m in METRICS and METRICS[m].primary]
+    return primary[:1]
+
+
+def _delta_label(metric: str) -> str:
+    label = metric_format(metric).label.removesuffix(" (%)")
+    return f"Δ {label} vs best [95% CI]"
+
+
+def _statistics_text(tests: Mapping[str, Mapping[str, sig.PairedTest]], test: str, alpha: float, marker: str, against: str) -> str:
+    """The caption's sentences on the test (named, with n, n2/n1, Holm) and on the intervals."""
+    flat = [t for per in tests.values() for t in per.values()]
+    named = sig.describe(test, alpha=alpha, correction="holm", n_pairs=[t.n for t in flat], marker=marker, tests=flat)
+    return f"{named}, against {against}.{_floor_note(tests, alpha)} {sig.describe_interval(test)}"
 
 
 def _check_reported(row: ReportedRow, metrics: Sequence[str]) -> None:
@@ -292,7 +331,7 @@ def comparison_table(
     parameters: Mapping[str, float] | None = None,
     inference_ms: Mapping[str, float] | None = None,
     reported: Sequence[ReportedRow] = (),
-    test: sig.TestName = "wilcoxon",
+    test: sig.TestName = sig.DEFAULT_TEST,
     alpha: float = 0.05,
     marker: str = sig.DEFAULT_MARKER,
     synthetic: bool = False,
@@ -301,6 +340,7 @@ def comparison_table(
     row_key: str = "model",
     protocol: str = "",
     protocol_checksum: str = "",
+    intervals: Sequence[str] | None = None,
 ) -> Table:
     """Models (rows) against metrics (columns) on one dataset; see the module docstring.
 
@@ -311,7 +351,10 @@ def comparison_table(
     caption names it, and reported rows with that protocol id join the measured block
     (marked "reported", never bolded or tested).
     ``caption`` replaces the first sentence; the statistical description is always appended.
+    ``intervals``: the metrics that get a "Δ vs best [95% CI]" column (default: the primary
+    metric, UAR or mean CCC, when the table has it; ``[]`` for none).
     """
+    sig.check_test(test)
     df, dataset = _select(tidy, dataset, row_key)
     df, params, latency = _split_extras(df, row_key, parameters, inference_ms)
     metrics = _metrics(df, metrics)
@@ -323,9 +366,11 @@ def comparison_table(
     for r in reported:
         _check_reported(r, metrics)
 
+    deltas = _interval_metrics(metrics, intervals)
     header = ["Model"] + (["Source"] if reported else []) + [metric_format(m).label for m in metrics]
+    header += [_delta_label(m) for m in deltas]
     header += (["Params (M)"] if with_p else []) + (["ms / clip"] if with_ms else [])
-    align = "l" + ("l" if reported else "") + "c" * len(metrics) + "r" * (with_p + with_ms)
+    align = "l" + ("l" if reported else "") + "c" * (len(metrics) + len(deltas)) + "r" * (with_p + with_ms)
 
     # Per column: the printed best (bold, ties included) and the paired tests against the best.
     bold: dict[str, set[str]] = {}
@@ -359,7 +404,12 @@ def comparison_table(
             record.update({f"{m}_mean": s["mean"], f"{m}_std": s["std"], f"{m}_n": int(s["n"])})
             record.update({f"{m}_best": n in bold.get(m, ())})
             if t:
-                record.update({f"{m}_p": t.p_value, f"{m}_p_holm": t.p_adjusted, f"{m}_significant": t.significant})
+                record.update({f"{m}_p": t.p_value, f"{m}_p_holm": t.p_adjusted, f"{m}_significant": t.significant,
+                               f"{m}_delta": t.mean_difference, f"{m}_ci_low": t.ci_low, f"{m}_ci_high": t.ci_high})
+        for m in deltas:
+            t = tests.get(m, {}).get(n)
+            is_best = m in tests and n not in tests[m] and (n, m) in summary.index
+            cells.append(Cell("—" if is_best else _interval(t, metric_format(m))))
         cells += _extras_cells(n, params, latency, with_p, with_ms)
         record.update({"parameters": params.get(n), "inference_ms_per_clip": latency.get(n)})
         rows.append(cells)
@@ -380,6 +430,7 @@ def comparison_table(
             value = r.values.get(m, math.nan)
             cells.append(Cell(_mean_std(value, r.std.get(m, math.nan), fmt)))
             record.update({f"{m}_mean": value, f"{m}_std": r.std.get(m, math.nan)})
+        cells += [Cell("–") for _ in deltas]
         if with_p:
             cells.append(Cell(f"{r.parameters / 1e6:.3f}" if r.parameters is not None else "–"))
         if with_ms:
@@ -395,7 +446,6 @@ def comparison_table(
     if synthetic:
         notes.append(SYNTHETIC_NOTE)
 
-    n_pairs = [t.n for per in tests.values() for t in per.values()]
     first = caption or (f"Comparison on {dataset}" if dataset else "Comparison of models")
     if protocol:
         first = f"{first.rstrip('.')}, protocol {protocol}" + (f" (sha256 {protocol_checksum[:12]})" if protocol_checksum else "")
@@ -403,8 +453,10 @@ def comparison_table(
         f"{first.rstrip('.')}{' (synthetic corpus)' if synthetic else ''}. "
         f"Mean ± standard deviation {_scope_text(df, row_key)}, speaker-independent test folds; "
         f"best per column in bold (ties at the printed precision all bold). "
-        f"{sig.describe(test, alpha=alpha, correction='holm', n_pairs=n_pairs, marker=marker)}, "
-        f"against the best model of that column.{_floor_note(tests, alpha)}"
+        + "".join(f"{_delta_label(m).split(' [')[0]}: mean paired difference from the model with the best mean "
+                  f"{metric_format(m).label.removesuffix(' (%)')}{' in percentage points' if metric_format(m).scale == 100.0 else ''}, "
+                  "with its 95% interval in brackets. " for m in deltas)
+        + _statistics_text(tests, test, alpha, marker, "the best model of that column")
     )
     if same:
         text += (" Rows marked reported are copied from the cited papers under the same protocol; "
@@ -433,7 +485,7 @@ def ablation_table(
     variants: Sequence[str] | None = None,
     descriptions: Mapping[str, str] | None = None,
     dataset: str | None = None,
-    test: sig.TestName = "wilcoxon",
+    test: sig.TestName = sig.DEFAULT_TEST,
     alpha: float = 0.05,
     marker: str = sig.DEFAULT_MARKER,
     synthetic: bool = False,
@@ -445,8 +497,10 @@ def ablation_table(
 
     ``reference`` names the full model's row; Δ = variant mean − reference mean in printed units
     (percentage points for percent metrics). ``descriptions`` (variant -> what changed) adds a
-    column. ``row_key`` names the column that identifies variants (e.g. "variant").
+    column. ``row_key`` names the column that identifies variants (e.g. "variant"). Each Δ cell
+    carries the 95% interval of the paired difference from the same test as the marker.
     """
+    sig.check_test(test)
     df, dataset = _select(tidy, dataset, row_key)
     df, _, _ = _split_extras(df, row_key, None, None)
     metrics = _metrics(df, metrics)
@@ -485,21 +539,20 @@ def ablation_table(
             delta = s["mean"] - summary.loc[(reference, m), "mean"]
             t = tests[m].get(n)
             cells.append(Cell(_mean_std(s["mean"], s["std"], fmt), marker=t.marker if t else ""))
-            cells.append(Cell("—" if is_ref else _signed(delta, fmt)))
+            cells.append(Cell("—" if is_ref else _interval(t, fmt, delta) if t else _signed(delta, fmt)))
             record.update({f"{m}_mean": s["mean"], f"{m}_std": s["std"], f"{m}_n": int(s["n"]), f"{m}_delta": delta})
             if t:
-                record.update({f"{m}_p": t.p_value, f"{m}_p_holm": t.p_adjusted, f"{m}_significant": t.significant})
+                record.update({f"{m}_p": t.p_value, f"{m}_p_holm": t.p_adjusted, f"{m}_significant": t.significant,
+                               f"{m}_ci_low": t.ci_low, f"{m}_ci_high": t.ci_high})
         rows.append(cells)
         records.append(record)
 
-    n_pairs = [t.n for per in tests.values() for t in per.values()]
     first = caption or (f"Ablation of {reference} on {dataset}" if dataset else f"Ablation of {reference}")
     text = (
         f"{first.rstrip('.')}{' (synthetic corpus)' if synthetic else ''}. "
         f"Mean ± standard deviation {_scope_text(df, row_key)}; Δ: difference of means from the "
-        f"reference row (percentage points for percent metrics). "
-        f"{sig.describe(test, alpha=alpha, correction='holm', n_pairs=n_pairs, marker=marker)}, "
-        f"against the reference.{_floor_note(tests, alpha)}"
+        f"reference row (percentage points for percent metrics), with its 95% interval in brackets. "
+        + _statistics_text(tests, test, alpha, marker, "the reference")
     )
     return Table(
         kind="ablation",
@@ -625,7 +678,8 @@ def _md_cell(cell: Cell) -> str:
 def _md_grid(header: Sequence[str], rows: Sequence[Sequence[Cell]], align: str) -> list[str]:
     rule = {"l": ":--", "c": ":-:", "r": "--:"}
     out = ["| " + " | ".join(_md_escape(h) for h in header) + " |"]
-    out.append("|" + "|".join(rule.get(a, "---") for a in align) + "|")
+    columns = re.findall(r"[a-zA-Z](?:\{[^}]*\})?", align)  # "p{3cm}" (a wrapped LaTeX column) is one column
+    out.append("|" + "|".join(rule.get(a, ":--" if a.startswith("p") else "---") for a in columns) + "|")
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return out
 

@@ -10,7 +10,7 @@ from bench.errors import ConfigError
 
 
 def test_clearly_better_model_gives_small_p_and_marker(tidy):
-    res = sig.compare_against(tidy, "uar")
+    res = sig.compare_against(tidy, "uar", test="wilcoxon")
     assert set(res) == {"auxformer", "self_attn"}
     t = res["auxformer"]
     assert t.reference == "deiii" and t.n == 10 and t.test == "wilcoxon"
@@ -38,12 +38,12 @@ def test_pairing_is_by_fold_and_seed_not_row_order():
     shuffled = pd.concat([df, b.sample(frac=1.0, random_state=3)], ignore_index=True)
     pairs = sig.pair_scores(shuffled, "b", "a", "uar")
     np.testing.assert_allclose(pairs["model"] - pairs["reference"], 0.01)
-    t = sig.compare_against(shuffled, "uar", reference="a")["b"]
+    t = sig.compare_against(shuffled, "uar", reference="a", test="wilcoxon")["b"]
     assert t.p_value == pytest.approx(2 / 1024) and t.significant
     # the same values paired by position would be nowhere near significant
     a_vals = shuffled[(shuffled.model == "a") & (shuffled.metric == "uar")]["value"].to_numpy()
     b_vals = shuffled[(shuffled.model == "b") & (shuffled.metric == "uar")]["value"].to_numpy()
-    assert sig.paired_test(b_vals, a_vals)[1] > 0.05
+    assert sig.paired_test(b_vals, a_vals, test="wilcoxon")[1] > 0.05
 
 
 def test_only_common_pairs_are_used():
@@ -61,7 +61,7 @@ def test_holm_matches_hand_computation():
 
 def test_wilcoxon_floor_with_five_pairs_is_reported():
     df = make_tidy({"a": 0.6, "b": 0.9}, seeds=1)
-    t = sig.compare_against(df, "uar")["a"]
+    t = sig.compare_against(df, "uar", test="wilcoxon")["a"]
     assert t.n == 5 and t.min_p == pytest.approx(0.0625)
     assert t.p_value == pytest.approx(0.0625) and not t.significant  # perfect separation, still no marker
     assert sig.compare_against(df, "uar", test="ttest")["a"].significant

@@ -26,7 +26,7 @@ def cell(table, row, header):
 def test_cells_format_percent_and_ccc():
     df = fixed({("a", "uar"): [0.70, 0.72], ("a", "ccc_mean"): [-0.1234, -0.1], ("b", "uar"): [0.5, 0.5], ("b", "ccc_mean"): [0.2, 0.3]})
     t = T.comparison_table(df)
-    assert t.header == ["Model", "UAR (%)", "CCC (mean)"]
+    assert t.header == ["Model", "UAR (%)", "CCC (mean)", "Δ UAR vs best [95% CI]"]
     assert cell(t, "a", "UAR (%)").text == "71.0 ± 1.4"
     assert cell(t, "a", "CCC (mean)").text == "−0.112 ± 0.017"  # std = 0.0234 / sqrt(2)
     assert cell(t, "b", "CCC (mean)").text == "0.250 ± 0.071"
@@ -46,7 +46,7 @@ def test_bold_best_per_column_and_ties():
 
 
 def test_marker_on_significantly_worse_models_only(tidy):
-    t = T.comparison_table(tidy)
+    t = T.comparison_table(tidy, test="wilcoxon")
     assert cell(t, "auxformer", "UAR (%)").marker == "†"
     assert cell(t, "deiii", "UAR (%)").marker == ""
     assert cell(t, "deiii", "UAR (%)").bold
@@ -57,7 +57,7 @@ def test_marker_on_significantly_worse_models_only(tidy):
 
 
 def test_caption_says_when_the_test_cannot_reject():
-    t = T.comparison_table(make_tidy({"a": 0.6, "b": 0.9}, seeds=1))
+    t = T.comparison_table(make_tidy({"a": 0.6, "b": 0.9}, seeds=1), test="wilcoxon")
     assert "cannot reach p\u00a0<\u00a00.05" in t.caption
     assert all(c.marker == "" for row in t.rows for c in row)
 
@@ -74,9 +74,10 @@ def test_ablation_delta_and_marker():
     assert t.row_names == ["full (reference)", "no_flow", "no_ife"]
     uar_delta = t.header.index("Δ")
     assert t.rows[0][uar_delta].text == "—"
-    assert t.rows[1][uar_delta].text == "−5.0" and t.rows[1][uar_delta - 1].marker == "†"
-    assert t.rows[2][uar_delta].text == "0.0" and t.rows[2][uar_delta - 1].marker == ""
-    assert t.rows[1][-1].text == "+0.012"
+    # a constant difference: a zero-width interval
+    assert t.rows[1][uar_delta].text == "−5.0 [−5.0, −5.0]" and t.rows[1][uar_delta - 1].marker == "†"
+    assert t.rows[2][uar_delta].text.startswith("0.0 [−") and t.rows[2][uar_delta - 1].marker == ""
+    assert t.rows[1][-1].text == "+0.012 [0.012, 0.012]"
     assert t.rows[1][1].text == "without optical flow"
     d = t.data.set_index("model")
     assert d.loc["no_flow", "uar_delta"] == pytest.approx(-0.05)
@@ -130,7 +131,7 @@ def test_markdown_and_csv_content(tidy):
     md = T.to_markdown(t)
     lines = md.splitlines()
     assert lines[0].startswith("**Table.**")
-    assert "| Model | Acc. (%) | UAR (%) | Params (M) | ms / clip |" in md
+    assert "| Model | Acc. (%) | UAR (%) | Δ UAR vs best [95% CI] | Params (M) | ms / clip |" in md
     deiii = next(l for l in lines if l.startswith("| deiii"))
     assert "**" in deiii and "12.346" in deiii and "4.6" in deiii
     aux = next(l for l in lines if l.startswith("| auxformer"))
