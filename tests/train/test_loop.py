@@ -114,3 +114,30 @@ def test_regression_task_scores_ccc(toy_store, toy_model):
     result = fit_fold(toy_model, {"task": "regression"}, TrainConfig(epochs=1, batch_size=8), toy_store, fold, seed=0)
     assert set(result.test) == {"ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean"}
     assert {"arousal", "pred_arousal"} <= set(result.predictions.columns)
+
+
+def test_warm_start_runs_its_epochs_at_warmup_lr_then_the_schedule_resumes(toy_store, oracle):
+    """RJA's official start: the first warmup_epochs at warmup_lr, then the schedule's own rate,
+    whose milestones still count from epoch 1."""
+    fold = speaker_fold(toy_store)
+    config = TrainConfig(epochs=6, batch_size=64, lr=1e-3, scheduler="multistep", milestones=[4], gamma=0.5,
+                         warmup_epochs=2, warmup_lr=1e-4)
+    result = fit_fold(oracle, {"mode": "epoch"}, config, toy_store, fold, seed=0)
+    assert [h["lr"] for h in result.history] == pytest.approx([1e-4, 1e-4, 1e-3, 1e-3, 5e-4, 5e-4])
+
+
+def test_warm_start_fields_leave_existing_cache_keys_alone():
+    from bench.study.cache import fold_key
+
+    base = TrainConfig(epochs=3)
+    key = fold_key("m", ModelConfig(), base, "store", "split", "f", 0)
+    assert fold_key("m", ModelConfig(), TrainConfig(epochs=3, warmup_epochs=0), "store", "split", "f", 0) == key
+    assert fold_key("m", ModelConfig(), TrainConfig(epochs=3, warmup_epochs=2, warmup_lr=1e-4),
+                    "store", "split", "f", 0) != key
+
+
+def test_warm_start_needs_a_rate():
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="warmup_lr"):
+        TrainConfig(warmup_epochs=2)
