@@ -18,6 +18,7 @@ def synth_command(
     actors: int = typer.Option(10, "--actors", help="Number of actors (speakers), half female, half male."),
     clips_per_class: int = typer.Option(4, "--clips-per-class", help="Takes per actor and class."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives byte-identical files."),
+    videos: int = typer.Option(0, "--videos", help="affwild2 layout: number of videos (0: 7; the last has two subjects, a quarter (at least 2) are Validation_Set)."),
     workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0: one per CPU core, at most 4)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing corpus at --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -36,8 +37,12 @@ def synth_command(
         from bench.errors import ConfigError
 
         raise ConfigError(f"--layout must be ravdess, cremad or affwild2, got {layout!r}")
+    if videos and layout != "affwild2":
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"--videos applies to --layout affwild2 only (the {layout} layout is sized by --actors and --clips-per-class)")
     if layout == "affwild2":  # a frame-level corpus: its own generator (--actors/--clips-per-class do not apply)
-        _synth_affwild2(out, seed, workers or min(4, os.cpu_count() or 1), overwrite, quiet)
+        _synth_affwild2(out, seed, workers or min(4, os.cpu_count() or 1), overwrite, quiet, videos)
         return
     config = SynthConfig(layout=layout, actors=actors, clips_per_class=clips_per_class, seed=seed)  # type: ignore[arg-type]
     workers = workers or min(4, os.cpu_count() or 1)
@@ -76,13 +81,14 @@ def _same_key(root: Path, config) -> bool:
         return False
 
 
-def _synth_affwild2(out: Path | None, seed: int, workers: int, overwrite: bool, quiet: bool) -> None:
+def _synth_affwild2(out: Path | None, seed: int, workers: int, overwrite: bool, quiet: bool, videos: int = 0) -> None:
     """``--layout affwild2``: see :mod:`bench.data.synth.affwild2`."""
     import json
 
     from bench.data.synth.affwild2 import CONFIG_FILE, AffWildSynthConfig, corpus_key, ensure_affwild2_corpus, generate_affwild2
 
-    config = AffWildSynthConfig(seed=seed)
+    config = AffWildSynthConfig(seed=seed) if not videos else AffWildSynthConfig(
+        seed=seed, videos=videos, validation_videos=max(2, videos // 4))
     if out is None and not overwrite:
         root = ensure_affwild2_corpus(config, progress=not quiet, workers=workers)
     elif out is None:

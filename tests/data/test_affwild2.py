@@ -173,3 +173,30 @@ def test_synth_cli_layout_affwild2(corpus, tmp_path, monkeypatch, capsys):
     # a corpus made with other settings is not silently replaced
     code, err = bench_main("synth", "--layout", "affwild2", "--out", str(corpus), "-q")
     assert code == 2 and "exists and is not empty; pass overwrite to replace it" in err
+
+
+def test_synth_cli_videos_option(tmp_path, monkeypatch, capsys):
+    """--videos sizes the affwild2 layout (a quarter, at least 2, in Validation_Set) and is refused elsewhere."""
+    import sys
+
+    import bench.cli
+
+    def bench_main(*argv) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["bench", *argv])
+        with pytest.raises(SystemExit) as info:
+            bench.cli.main()
+        return info.value.code, capsys.readouterr().err
+
+    code, err = bench_main("synth", "--layout", "ravdess", "--videos", "9", "--out", str(tmp_path / "r"), "-q")
+    assert code == 2 and "error: --videos applies to --layout affwild2 only" in err
+    code, _ = bench_main("synth", "--layout", "affwild2", "--videos", "3", "--out", str(tmp_path / "a"), "-q")
+    assert code == 2  # 3 videos cannot hold 2 validation videos, a training one and the two-subject one
+    seen = {}
+
+    def generate(root, config, **kw):  # record the config instead of writing 12 videos
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr("bench.data.synth.affwild2.generate_affwild2", generate)
+    code, _ = bench_main("synth", "--layout", "affwild2", "--videos", "12", "--out", str(tmp_path / "b"), "-q")
+    assert code == 0 and seen["config"].videos == 12 and seen["config"].validation_videos == 3
