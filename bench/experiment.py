@@ -18,6 +18,11 @@ The run is a grid of jobs (folds x seeds) handed to an executor (:mod:`bench.stu
 by default, ``jobs_in_parallel`` worker processes, or Ray. Finished results are cached by a
 key of everything that determines their numbers (:mod:`bench.study.cache`); a re-run reuses
 them (a killed run resumes where it stopped); failed folds are not cached, so they retry.
+
+:func:`run` is :func:`plan_run` (everything up to the jobs, the MLflow parent run included),
+the jobs on the executor (:func:`run_plans`) and :func:`finish_run`. :func:`run_many` plans
+several runs (``bench compare``'s models, ``bench ablate``'s variants) and hands all their jobs
+to the executor as one grid, so that its workers never wait at one run's tail.
 """
 
 from __future__ import annotations
@@ -127,15 +132,110 @@ def run(
     ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
     ``jobs_in_parallel`` > 1 trains that many folds x seeds at once in worker processes;
     ``executor`` (see :mod:`bench.study.executors`) picks any other executor, e.g. Ray.
+
+    It is :func:`plan_run`, the plan's jobs on the executor (:func:`run_plans`), then
+    :func:`finish_run`; :func:`run_many` does the same for several runs in one grid.
     """
+    console = console if console is not None else _default_console()
+    plan = plan_run(model, dataset, root=root, folds=folds, scheme=scheme, seeds=seeds, overrides=overrides,
+                    config=config, tracking_uri=tracking_uri, device=device, experiment_name=experiment_name,
+                    progress=progress, workers=workers, store=store, split=split, track=track, console=console,
+                    options=options, system_metrics=system_metrics, log_model=log_model)
+    results = run_plans([plan], _executor(executor, jobs_in_parallel), progress=progress, console=console)
+    return finish_run(plan, results[0], console)
+
+
+@dataclass
+class RunPlan:
+    """A run up to its jobs: resolved configs, store, split, folds x seeds, the MLflow parent run.
+
+    Made by :func:`plan_run`; its jobs go to an executor (alone, or with other plans' jobs in one
+    grid: :func:`run_many`), and :func:`finish_run` turns their results into the
+    :class:`ExperimentResult` and closes the parent run.
+    """
+
+    model: str
+    dataset: str
+    store: Any
+    split: Any
+    synthetic: bool
+    protocol: dict  # bench.protocols.protocol_ref: {"protocol", "protocol_checksum"}
+    fold_list: list
+    seeds: list[int]
+    assigned: dict  # fold name -> {"train", "val", "test"} clip ids
+    model_config: Any
+    train_config: Any
+    resolved: dict  # {"model": {...}, "train": {...}}
+    layers: dict
+    fold_configs: dict  # nested-tuned: fold name -> (model config, train config, layers); {} otherwise
+    tuning: Any  # bench.study.tuning check of a tuned --config, or None
+    notes: list[str]
+    device: Any  # torch.device
+    config: str | Path | None = None
+    options: dict | None = None
+    name: str = ""  # the run's name in a grid of several (a model, an ablation variant); "" = the model
+    tracker: Any = None  # bench.tracking.runs.Tracker, None when tracking is off
+    parent_id: str | None = None
+    jobs: list = field(default_factory=list)  # bench.study.Job, folds x seeds in order
+
+
+def plan_run(
+    model: str,
+    dataset: str | None = None,
+    *,
+    root: str | Path | None = None,
+    folds: int | None = None,
+    scheme: str | None = None,
+    seeds: Sequence[int] = (0,),
+    overrides: dict[str, Any] | None = None,
+    config: str | Path | None = None,
+    tracking_uri: str | None = None,
+    device: str = "auto",
+    experiment_name: str | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+    store=None,
+    split=None,
+    track: bool = True,
+    console=None,
+    options: dict[str, Any] | None = None,
+    system_metrics: bool = True,
+    log_model: bool = False,
+    name: str = "",
+) -> RunPlan:
+    """Everything of :func:`run` before training (arguments as there): configs resolved, store
+    opened (prepared on first use), folds assigned, the MLflow parent run started and its
+    artifacts logged, notes and the run's header printed, and the jobs built (whether a job's
+    result is cached is the runner's business: :func:`bench.study.runner.execute`)."""
+    console = console if console is not None else _default_console()
+    plan = _prepare(model, dataset, root=root, folds=folds, scheme=scheme, seeds=seeds, overrides=overrides,
+                    config=config, device=device, progress=progress, workers=workers, store=store, split=split,
+                    track=track, console=console, options=options, log_model=log_model, name=name)
+    _open(plan, tracking_uri=tracking_uri, experiment_name=experiment_name, track=track, console=console,
+          system_metrics=system_metrics, log_model=log_model)
+    return plan
+
+
+def _default_console():
+    from bench.console import default_console
+
+    return default_console()
+
+
+def _executor(executor, jobs_in_parallel: int):
+    if executor is not None:
+        return executor
+    from bench.study.executors import make_executor
+
+    return make_executor("serial", jobs_in_parallel)
+
+
+def _prepare(model: str, dataset: str | None, *, root, folds, scheme, seeds, overrides, config, device, progress,
+             workers, store, split, track, console, options, log_model, name) -> RunPlan:
+    """The plan without side effects on MLflow: every setting checked, store and split open."""
     from bench.models.registry import get_model_entry
-    from bench.eval.stats import aggregate
     from bench.train.loop import fill_data_fields, resolve_device
 
-    if console is None:
-        from bench.console import default_console
-
-        console = default_console()
     get_model_entry(model)  # unknown names fail before any data work
     seeds = [int(s) for s in seeds] or [0]
     if len(set(seeds)) != len(seeds):
@@ -162,7 +262,9 @@ def run(
         store, dataset, synthetic = open_dataset(dataset, root, options=options,
                                                  workers=workers or 1, progress=progress, say=console.print)
     else:
-        synthetic = dataset == "synthetic"
+        from bench.data.synth import is_synthetic_root
+
+        synthetic = dataset == "synthetic" or is_synthetic_root(store.manifest.root)
     explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type)
     model_config = fill_data_fields(adapt_to_store(model_config, store, explicit, notes, train_config.window_steps), store)
     resolved = {"model": to_dict(model_config), "train": to_dict(train_config)}
@@ -197,7 +299,17 @@ def run(
                 fold_explicit = explicit_model_keys(model, dataset, overrides, config, device_obj.type, fold=fold.name)
                 fold_model = fill_data_fields(adapt_to_store(fold_model, store, fold_explicit, [], fold_train.window_steps), store)
                 fold_configs[fold.name] = (fold_model, fold_train, fold_layers)
+    return RunPlan(model, dataset, store, split, synthetic, protocol, fold_list, seeds, assigned, model_config,
+                   train_config, resolved, layers, fold_configs, tuning, notes, device_obj, config=config,
+                   options=options, name=name or model)
 
+
+def _open(plan: RunPlan, *, tracking_uri, experiment_name, track, console, system_metrics, log_model) -> None:
+    """Start the plan's MLflow parent run (its tags, params and artifacts), print its notes and
+    header, and build its jobs, each tracked as a child of that parent."""
+    model, dataset, store, split, protocol = plan.model, plan.dataset, plan.store, plan.split, plan.protocol
+    fold_list, seeds, resolved, layers, tuning = plan.fold_list, plan.seeds, plan.resolved, plan.layers, plan.tuning
+    fold_configs, synthetic = plan.fold_configs, plan.synthetic
     tracker, parent_id = None, None
     if track:
         from bench.tracking.runs import DatasetRecord, Tracker, environment_info
@@ -210,9 +322,10 @@ def run(
                   "seeds": ",".join(map(str, seeds)), "folds": ",".join(f.name for f in fold_list),
                   **{f"env.{k}": v for k, v in environment_info().items()}},
         )
+        plan.tracker, plan.parent_id = tracker, parent_id  # set now: a failure below still ends the run
         tracker.log_params(parent_id, {**resolved, "data": {"dataset": dataset, "store_key": store.key, **protocol,
                                                             "split_scheme": split.name, "split_checksum": split.checksum,
-                                                            "options": dict(options or {})}})
+                                                            "options": dict(plan.options or {})}})
         tracker.log_json(parent_id, resolved, "config.json")
         tracker.log_json(parent_id, layers, "config_layers.json")  # which layer set each key
         if fold_configs:  # nested-tuned: each fold's own configuration, and who set each key
@@ -235,73 +348,190 @@ def run(
             "- each fold trains on its training speakers, selects epoch and head on its validation speakers "
             "and scores its test speakers once; the fold runs below hold the details"]))
 
-    for note in notes:
+    for note in plan.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if fold_configs:
-        console.print(f"[yellow]note:[/] {escape(str(config))}: tuned per outer fold (bench sweep --nested); each fold "
+        console.print(f"[yellow]note:[/] {escape(str(plan.config))}: tuned per outer fold (bench sweep --nested); each fold "
                       f"runs its own configuration", highlight=False)
     if tuning is not None and tuning.message:
         console.print(f"[yellow]warning:[/] {escape(tuning.message)}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{model}[/] on [bold]{dataset}[/] ({len(store.clip_ids)} clips, store {store.key}), "
-        f"scheme {split.name} ({len(fold_list)} folds x {len(seeds)} seeds), device {device_obj}",
+        f"scheme {split.name} ({len(fold_list)} folds x {len(seeds)} seeds), device {plan.device}",
         highlight=False,
     )
 
-    from bench.study import Job, TrackingTarget, run_jobs
+    from bench.models.registry import get_model_entry
+    from bench.study import Job, TrackingTarget
 
     entry = get_model_entry(model)
     target = (TrackingTarget(tracker.uri, tracker.experiment_id, parent_id, system_metrics, log_model)
               if tracker is not None else None)
     jobs = []
     for fold in fold_list:
-        ids = assigned[fold.name]
-        fold_model, fold_train, _ = fold_configs.get(fold.name, (model_config, train_config, None))
+        ids = plan.assigned[fold.name]
+        fold_model, fold_train, _ = fold_configs.get(fold.name, (plan.model_config, plan.train_config, None))
         for seed in seeds:
             jobs.append(Job(model, entry.model_class, entry.config_class, fold_model, fold_train, str(store.root),
-                            store.key, dataset, split.name, split.checksum, fold, ids, seed, str(device_obj),
+                            store.key, dataset, split.name, split.checksum, fold, ids, seed, str(plan.device),
                             fold_key(model, fold_model, fold_train, store.key, split.checksum, fold.name, seed),
                             target, protocol=protocol["protocol"],
                             tags=tuning.fold_tags(fold.name) if tuning is not None else {}))
-    if executor is None:
-        from bench.study.executors import make_executor
+    plan.jobs = jobs
 
-        executor = make_executor("serial", jobs_in_parallel)
 
-    results: list[FoldResult] = []
-    parent_status = "FAILED"
+def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, console=None) -> list[list[FoldResult]]:
+    """Every plan's jobs in ONE grid on ``executor``: each plan's results, in its job order.
+
+    One ``run_jobs`` call, so that the executor's workers stay busy across the plans'
+    boundaries and a cluster sees the whole grid. Each job is tracked under its own plan's
+    parent run. Two jobs with the same cache key (two ablation variants that resolve to the
+    same configuration) train once: the repeats follow in a second call and read the cache.
+    On an interruption (Ctrl-C, SIGTERM) what finished is cached, the runs of stopped workers
+    are marked KILLED and every parent run ends KILLED (FAILED on any other error) before the
+    exception propagates; on success the parents stay open for :func:`finish_run`.
+    """
+    from bench.study import run_jobs
+
+    console = console if console is not None else _default_console()
+    grid = [(p, i) for p, plan in enumerate(plans) for i in range(len(plan.jobs))]
+    first, repeats, seen = [], [], set()
+    for p, i in grid:
+        key = plans[p].jobs[i].key
+        (repeats if key and key in seen else first).append((p, i))
+        seen.add(key)
+    labels = [f"{plan.name}: " if len(plans) > 1 else "" for plan in plans]
+    partial: list[list[FoldResult]] = [[] for _ in plans]  # in finishing order, for an interruption
+    ordered: list[list[FoldResult | None]] = [[None] * len(plan.jobs) for plan in plans]
+    epochs = plans[0].train_config.epochs if plans else 0
     try:
-        with terminate_as_interrupt(), _Progress(progress, console, len(jobs), train_config.epochs) as bar:
-            def done(index: int, job, fold_result: FoldResult) -> None:
-                bar.job_done(job, fold_result)
-                results.append(fold_result)
+        with terminate_as_interrupt(), _Progress(progress, console, len(grid), epochs) as bar:
+            for part in (first, repeats):
+                if not part:
+                    continue
+                jobs = [plans[p].jobs[i] for p, i in part]
+                bar.label_jobs({id(job): labels[p] for job, (p, _) in zip(jobs, part)})
 
-            results = run_jobs(jobs, executor, on_done=done, on_epoch=bar.on_epoch)
-        parent_status = "FINISHED" if any(r.finished for r in results) else "FAILED"
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is cached; the runs say KILLED
-        parent_status = "KILLED"
-        if tracker is not None:  # runs of workers the executor stopped
+                def done(index: int, job, fold_result: FoldResult, part=part) -> None:
+                    p, i = part[index]
+                    bar.job_done(job, fold_result, labels[p])
+                    partial[p].append(fold_result)
+                    ordered[p][i] = fold_result
+
+                run_jobs(jobs, executor, on_done=done, on_epoch=bar.on_epoch)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C or SIGTERM: what finished is cached
+        if interrupted:  # runs of workers the executor stopped
             from bench.tracking.runs import reap_dead_runs
 
-            reap_dead_runs(tracker.client, [tracker.experiment_id])
+            reaped = set()
+            for plan in plans:
+                if plan.tracker is not None and (plan.tracker.uri, plan.tracker.experiment_id) not in reaped:
+                    reaped.add((plan.tracker.uri, plan.tracker.experiment_id))
+                    reap_dead_runs(plan.tracker.client, [plan.tracker.experiment_id])
+        for p, plan in enumerate(plans):
+            _end_parent(plan, partial[p], "KILLED" if interrupted else "FAILED")
         raise
-    finally:
-        aggregates = _ordered(aggregate(r.test for r in results if r.finished))
-        if tracker is not None and parent_id is not None:
-            finished = sum(r.finished for r in results)
-            tracker.log_aggregates(parent_id, aggregates, finished, len(results) - finished)
-            if results:
-                tracker.log_text(parent_id, _tidy_frame(model, dataset, results).to_csv(index=False), "results.csv")
-            tracker.end_run(parent_id, parent_status)
+    return ordered  # type: ignore[return-value]
 
-    result = ExperimentResult(model, dataset, results, aggregates, parent_id, resolved, split.name, split.checksum,
-                              store.key, synthetic, protocol["protocol"], protocol["protocol_checksum"],
+
+def end_plans(plans: Sequence[RunPlan], status: str = "FAILED") -> None:
+    """End the parent runs of plans whose jobs will never run (a later plan failed to open)."""
+    for plan in plans:
+        _end_parent(plan, [], status)
+
+
+def _end_parent(plan: RunPlan, results: list[FoldResult], status: str) -> dict:
+    """Log the aggregates (and results.csv) to the plan's parent run and end it; the aggregates."""
+    from bench.eval.stats import aggregate
+
+    aggregates = _ordered(aggregate(r.test for r in results if r.finished))
+    if plan.tracker is not None and plan.parent_id is not None:
+        finished = sum(r.finished for r in results)
+        plan.tracker.log_aggregates(plan.parent_id, aggregates, finished, len(results) - finished)
+        if results:
+            plan.tracker.log_text(plan.parent_id, _tidy_frame(plan.model, plan.dataset, results).to_csv(index=False),
+                                  "results.csv")
+        plan.tracker.end_run(plan.parent_id, status)
+    return aggregates
+
+
+def finish_run(plan: RunPlan, results: list[FoldResult], console=None) -> ExperimentResult:
+    """The plan's results (in its job order) as an ExperimentResult: aggregates logged, the parent
+    run ended (FINISHED when any fold finished, FAILED otherwise), the summary printed."""
+    console = console if console is not None else _default_console()
+    results = list(results)
+    aggregates = _end_parent(plan, results, "FINISHED" if any(r.finished for r in results) else "FAILED")
+    tuning, fold_configs, split = plan.tuning, plan.fold_configs, plan.split
+    result = ExperimentResult(plan.model, plan.dataset, results, aggregates, plan.parent_id, plan.resolved, split.name,
+                              split.checksum, plan.store.key, plan.synthetic, plan.protocol["protocol"],
+                              plan.protocol["protocol_checksum"],
                               tuning_leak=tuning.message if tuning is not None else "",
                               fold_configs={name: {"model": to_dict(m), "train": to_dict(t), "layers": dict(fold_layers)}
                                             for name, (m, t, fold_layers) in fold_configs.items()} or None,
-                              layers=dict(layers), config=str(config) if config is not None else "")
-    print_summary(result, console)
+                              layers=dict(plan.layers), config=str(plan.config) if plan.config is not None else "")
+    print_summary(result, console, label=plan.name if plan.name != plan.model else "")
     return result
+
+
+@dataclass
+class RunSpec:
+    """One run of a grid of several (:func:`run_many`): :func:`run`'s arguments under a name.
+
+    ``kwargs`` are :func:`run`'s keyword arguments except ``console``, ``executor`` and
+    ``jobs_in_parallel`` (the grid's own); ``intro`` is a line printed before the run's notes
+    (an ablation variant's description)."""
+
+    name: str
+    model: str
+    dataset: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    intro: str = ""
+
+
+def run_many(specs: Sequence[RunSpec], *, executor=None, jobs_in_parallel: int = 1, progress: bool = True,
+             console=None) -> dict[str, ExperimentResult]:
+    """Several runs as ONE grid: every run planned first (a bad setting in any fails before
+    anything trains or any parent run starts), all their jobs handed to ``executor`` at once
+    (:func:`run_plans`: workers stay busy across the runs' boundaries, results arrive as they
+    finish, each tracked under its own run's parent), then each run finished and summarised.
+    ``{spec.name: ExperimentResult}`` in the specs' order; the numbers, cache keys and MLflow
+    runs are those of :func:`run` called on each spec in turn."""
+    console = console if console is not None else _default_console()
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"runs of one grid need distinct names, got {names}")
+    run_options = {"tracking_uri", "experiment_name", "system_metrics"}
+    for spec in specs:
+        unknown = sorted(set(spec.kwargs) - set(_PREPARE_DEFAULTS) - set(_OPEN_DEFAULTS))
+        if unknown:
+            raise TypeError(f"run_many: run {spec.name!r} has arguments run() does not take here: {unknown}")
+    prepared = []
+    for spec in specs:
+        kwargs = {"progress": progress, **spec.kwargs}
+        prepared.append(_prepare(spec.model, spec.dataset, console=console, name=spec.name,
+                                 **{k: kwargs.get(k, v) for k, v in _PREPARE_DEFAULTS.items()}))
+    opened: list[RunPlan] = []
+    try:
+        for spec, plan in zip(specs, prepared):
+            if spec.intro:
+                console.print(spec.intro, highlight=False)
+            opened.append(plan)
+            kwargs = spec.kwargs
+            _open(plan, console=console, track=kwargs.get("track", True), log_model=kwargs.get("log_model", False),
+                  **{k: kwargs.get(k, _OPEN_DEFAULTS[k]) for k in run_options})
+    except BaseException:
+        end_plans(opened, "FAILED")
+        raise
+    results = run_plans(prepared, _executor(executor, jobs_in_parallel), progress=progress, console=console)
+    return {plan.name: finish_run(plan, plan_results, console) for plan, plan_results in zip(prepared, results)}
+
+
+# run()'s keyword defaults, as _prepare and _open take them (run_many fills a spec's gaps).
+_PREPARE_DEFAULTS: dict[str, Any] = {"root": None, "folds": None, "scheme": None, "seeds": (0,), "overrides": None,
+                                     "config": None, "device": "auto", "progress": True, "workers": None,
+                                     "store": None, "split": None, "track": True, "options": None, "log_model": False}
+_OPEN_DEFAULTS: dict[str, Any] = {"tracking_uri": None, "experiment_name": None, "system_metrics": True}
 
 
 def _runtime_settings(train_config, device: str | None, workers: int | None, keep_weights: bool):
@@ -338,11 +568,16 @@ def _as_toml(model: str, resolved: dict) -> str:
                           "train": clean(resolved["train"])})
 
 
-def print_summary(result: ExperimentResult, console) -> None:
-    """Mean ± std and the 95% interval per test metric, over finished folds x seeds."""
+def print_summary(result: ExperimentResult, console, label: str = "") -> None:
+    """Mean ± std and the 95% interval per test metric, over finished folds x seeds.
+
+    ``label`` names the run where the model does not (an ablation variant: every variant's
+    summary would otherwise have the same title)."""
     from rich.table import Table
 
     title = f"{result.model} on {result.dataset} ({result.scheme}): test metrics over folds x seeds"
+    if label:
+        title = f"{label}: {title}"
     if result.synthetic:
         title = f"{SYNTHETIC_BANNER}\n{title}"
     table = Table(title=title)
@@ -367,6 +602,11 @@ class _Progress:
     def __init__(self, enabled: bool, console, total_folds: int, epochs: int):
         self.enabled, self.console, self.total, self.epochs = enabled, console, total_folds, epochs
         self.progress = None
+        self.labels: dict[int, str] = {}  # id(job) -> its run's name and ": " in a grid of several runs
+
+    def label_jobs(self, labels: dict[int, str]) -> None:
+        """Name the runs of the jobs about to be run (by ``id(job)``), for the epoch bar."""
+        self.labels = labels
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
@@ -390,23 +630,30 @@ class _Progress:
     def on_epoch(self, job, epoch: int, metrics: dict) -> None:
         """An epoch of ``job`` ended (executors that run jobs in this process report them)."""
         if self.progress is not None:
+            label = escape(self.labels.get(id(job), ""))
             if job is not getattr(self, "current", None):
                 self.current = job
-                self.progress.reset(self.epoch_task, total=self.epochs, description=f"fold {job.fold.name} seed {job.seed}")
+                self.progress.reset(self.epoch_task, total=self._epochs(job),
+                                    description=f"{label}fold {job.fold.name} seed {job.seed}")
             self.progress.update(self.epoch_task, completed=epoch,
-                                 description=f"epoch {epoch}: val selection {metrics.get('selection', float('nan')):.4f}")
+                                 description=f"{label}epoch {epoch}: val selection {metrics.get('selection', float('nan')):.4f}")
 
-    def job_done(self, job, result) -> None:
-        """One line per finished job, in finishing order (parallel executors finish out of order)."""
-        fold, seed = job.fold.name, job.seed
+    def _epochs(self, job) -> int:
+        """The job's own epoch budget (runs of one grid may differ); the run's where it has none."""
+        return getattr(job.train_config, "epochs", None) or self.epochs
+
+    def job_done(self, job, result, label: str = "") -> None:
+        """One line per finished job, in finishing order (parallel executors finish out of order);
+        ``label`` ("deiii: ") says whose job it is in a grid of several runs."""
+        fold, seed, label = job.fold.name, job.seed, escape(label)
         if result.cached:
-            self.say(f"fold {fold} seed {seed}: reusing the cached result {job.key} (no training)")
+            self.say(f"{label}fold {fold} seed {seed}: reusing the cached result {job.key} (no training)")
         if result.finished:
             head = f", head {result.inference_head}" if result.inference_head else ""
             shown = ", ".join(f"{k} {v:.3f}" for k, v in _ordered(result.test).items())
-            self.say(f"fold {fold} seed {seed}: epoch {result.best_epoch}{head}: test {shown}")
+            self.say(f"{label}fold {fold} seed {seed}: epoch {result.best_epoch}{head}: test {shown}")
         else:
-            self.say(f"[red]{escape(result.error)}[/] (recorded as failed; the other folds go on)")
+            self.say(f"{label}[red]{escape(result.error)}[/] (recorded as failed; the other folds go on)")
         if self.progress is not None:
             self.progress.advance(self.folds)
-            self.progress.update(self.epoch_task, completed=self.epochs)
+            self.progress.update(self.epoch_task, completed=self._epochs(job))

@@ -37,4 +37,7 @@ def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[
     if root is None:
         raise ConfigError(f"dataset {dataset!r} needs --root, the folder holding the corpus")
     manifest = build_manifest_printing(dataset, root, say=say, **options)
-    return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), dataset, False
+    from bench.data.synth import is_synthetic_root
+
+    # A corpus `bench synth` generated in another layout (e.g. affwild2) is still SYNTHETIC.
+    return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), dataset, is_synthetic_root(root)

@@ -200,3 +200,11 @@ def test_synth_cli_videos_option(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("bench.data.synth.affwild2.generate_affwild2", generate)
     code, _ = bench_main("synth", "--layout", "affwild2", "--videos", "12", "--out", str(tmp_path / "b"), "-q")
     assert code == 0 and seen["config"].videos == 12 and seen["config"].validation_videos == 3
+
+
+def test_a_synthetic_affwild2_corpus_is_labelled_synthetic(corpus, tmp_path):
+    """Runs and reports on a generated corpus say SYNTHETIC whatever adapter reads it."""
+    from bench.data.synth import is_synthetic_root
+
+    assert is_synthetic_root(corpus)
+    assert not is_synthetic_root(tmp_path)

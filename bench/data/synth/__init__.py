@@ -18,7 +18,25 @@ from bench.data.synth.generate import (
     synthesize_clip,
 )
 
+
+
+def is_synthetic_root(root) -> bool:
+    """Whether ``root`` holds a corpus that ``bench synth`` generated (any layout): each layout
+    writes its config file last, so its presence marks a finished synthetic corpus. Runs and
+    reports on it are labelled SYNTHETIC whatever adapter reads it."""
+    from pathlib import Path
+
+    from bench.data.synth.affwild2 import CONFIG_FILE as FRAME_LEVEL_CONFIG_FILE
+
+    try:
+        folder = Path(root)
+        return (folder / CONFIG_FILE).is_file() or (folder / FRAME_LEVEL_CONFIG_FILE).is_file()
+    except (TypeError, OSError):
+        return False
+
+
 __all__ = [
+    "is_synthetic_root",
     "CLASSES",
     "CONFIG_FILE",
     "DESIGN",
