@@ -40,6 +40,40 @@ def atomic_path(destination: str | Path, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def atomic_folder(destination: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Build a folder in a hidden temporary sibling, then rename it into place.
+
+    ``destination`` is afterwards either absent, its old content or the complete new folder,
+    never half of one (a killed process leaves only a hidden ``.<name>.tmp-*`` beside it). An
+    existing non-empty ``destination`` is an error unless ``overwrite``; the old folder is
+    swapped out by a rename and then deleted. On an exception nothing is replaced.
+    """
+    import shutil
+    import uuid
+
+    from bench.errors import ConfigError
+
+    root = Path(destination).resolve()
+    if root.exists() and any(root.iterdir()) and not overwrite:
+        raise ConfigError(f"{root}: exists and is not empty; pass overwrite to replace it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if root.exists():
+            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(root, old)
+            os.replace(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_bytes(destination: str | Path, data: bytes) -> Path:
     with atomic_path(destination) as tmp:
         tmp.write_bytes(data)

@@ -70,3 +70,26 @@ def test_ensure_writable_names_the_folder_and_the_reason(tmp_path):
         io.ensure_writable(blocker / "reports", "report", "pass --out or set BENCH_REPORTS")
     assert str(info.value) == (f"{blocker / 'reports'}: the report folder is not writable (Not a directory); "
                                "pass --out or set BENCH_REPORTS")
+
+
+def test_atomic_folder_swaps_in_the_complete_folder_or_nothing(tmp_path):
+    from bench.errors import ConfigError
+    from bench.io import atomic_folder
+
+    root = tmp_path / "corpus"
+    with atomic_folder(root) as tmp:
+        (tmp / "a.txt").write_text("1")
+        assert not root.exists()  # nothing visible until the block ends
+    assert (root / "a.txt").read_text() == "1"
+    with pytest.raises(ConfigError, match="exists and is not empty; pass overwrite"):
+        with atomic_folder(root):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_folder(root, overwrite=True) as tmp:
+            (tmp / "b.txt").write_text("2")
+            raise RuntimeError("killed half-way")
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt"]  # the old folder stays
+    with atomic_folder(root, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in root.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]  # no temporary or old folder left

@@ -35,9 +35,6 @@ Everything random flows from ``seed`` through generators keyed by (seed, purpose
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +47,7 @@ from bench.data.synth.faces import animate, make_scene, render_frame, sample_fac
 from bench.data.synth.voice import sample_voice_identity, synthesize
 from bench.data.synth.writer import write_av
 from bench.errors import ConfigError
-from bench.io import write_json
+from bench.io import atomic_folder, write_json
 
 GENERATOR_VERSION = 1
 CONFIG_FILE = "synthetic_affwild2.json"  # written last: its presence marks a finished corpus
@@ -245,12 +242,7 @@ def generate_affwild2(root: str | Path, config: AffWildSynthConfig = AffWildSynt
                       workers: int = 1, overwrite: bool = False) -> Path:
     """Write the corpus to ``root`` (built in a temporary folder beside it, renamed at the end)."""
     root = Path(root).resolve()
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise ConfigError(f"{root}: exists and is not empty; pass overwrite to replace it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_folder(root, overwrite=overwrite) as tmp:
         specs = plan_videos(config)
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
@@ -261,16 +253,6 @@ def generate_affwild2(root: str | Path, config: AffWildSynthConfig = AffWildSynt
             videos = [make_video(config, spec, tmp) for spec in specs]
         write_json(tmp / CONFIG_FILE, {"generator": GENERATOR_VERSION, "key": corpus_key(config), "layout": "affwild2",
                                        "config": to_dict(config), "videos": videos})
-        if root.exists():
-            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +41,7 @@ from bench.data.synth.faces import FaceIdentity, animate, make_scene, render_fra
 from bench.data.synth.voice import VoiceIdentity, sample_voice_identity, synthesize
 from bench.data.synth.writer import write_av, write_wav
 from bench.errors import ConfigError
-from bench.io import write_json, write_text
+from bench.io import atomic_folder, write_json, write_text
 
 GENERATOR_VERSION = 1  # bump when the generator's output changes, so cached corpora are rebuilt
 META_FILE = "synthetic_meta.csv"
@@ -316,12 +313,7 @@ def generate_corpus(
     ``workers`` > 1 uses that many processes; the files do not depend on it.
     """
     root = Path(root).resolve()
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise ConfigError(f"{root}: exists and is not empty; pass overwrite to replace it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_folder(root, overwrite=overwrite) as tmp:
         specs = plan_corpus(config)
         jobs = [(config, spec, str(tmp)) for spec in specs]
         rows: list[dict[str, object]] = []
@@ -343,16 +335,6 @@ def generate_corpus(
             {"generator": GENERATOR_VERSION, "key": corpus_key(config), "config": to_dict(config), "design": design_table()},
         )
         write_text(tmp / META_FILE, _csv_text(rows))  # written last: its presence marks a finished corpus
-        if root.exists():
-            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 
