@@ -388,8 +388,9 @@ def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, cons
     parent run. Two jobs with the same cache key (two ablation variants that resolve to the
     same configuration) train once: the repeats follow in a second call and read the cache.
     On an interruption (Ctrl-C, SIGTERM) what finished is cached, the runs of stopped workers
-    are marked KILLED and every parent run ends KILLED (FAILED on any other error) before the
-    exception propagates; on success the parents stay open for :func:`finish_run`.
+    are marked KILLED and the parent of every run with a job left ends KILLED (FAILED on any
+    other error; a run whose jobs all came back ends as it would have) before the exception
+    propagates; on success the parents stay open for :func:`finish_run`.
     """
     from bench.study import run_jobs
 
@@ -429,16 +430,12 @@ def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, cons
                 if plan.tracker is not None and (plan.tracker.uri, plan.tracker.experiment_id) not in reaped:
                     reaped.add((plan.tracker.uri, plan.tracker.experiment_id))
                     reap_dead_runs(plan.tracker.client, [plan.tracker.experiment_id])
-        for p, plan in enumerate(plans):
-            _end_parent(plan, partial[p], "KILLED" if interrupted else "FAILED")
+        for p, plan in enumerate(plans):  # a run whose every job came back ends as it would have
+            complete = len(partial[p]) == len(plan.jobs)
+            _end_parent(plan, partial[p], ("FINISHED" if any(r.finished for r in partial[p]) else "FAILED") if complete
+                        else "KILLED" if interrupted else "FAILED")
         raise
     return ordered  # type: ignore[return-value]
-
-
-def end_plans(plans: Sequence[RunPlan], status: str = "FAILED") -> None:
-    """End the parent runs of plans whose jobs will never run (a later plan failed to open)."""
-    for plan in plans:
-        _end_parent(plan, [], status)
 
 
 def _end_parent(plan: RunPlan, results: list[FoldResult], status: str) -> dict:
@@ -520,8 +517,9 @@ def run_many(specs: Sequence[RunSpec], *, executor=None, jobs_in_parallel: int =
             kwargs = spec.kwargs
             _open(plan, console=console, track=kwargs.get("track", True), log_model=kwargs.get("log_model", False),
                   **{k: kwargs.get(k, _OPEN_DEFAULTS[k]) for k in run_options})
-    except BaseException:
-        end_plans(opened, "FAILED")
+    except BaseException:  # their jobs will never run
+        for plan in opened:
+            _end_parent(plan, [], "FAILED")
         raise
     results = run_plans(prepared, _executor(executor, jobs_in_parallel), progress=progress, console=console)
     return {plan.name: finish_run(plan, plan_results, console) for plan, plan_results in zip(prepared, results)}

@@ -2,9 +2,9 @@
 
 The variants come from an ablation study file (``studies/ablation_deiii.toml``): each is a set
 of config overrides (no flow, O-V fusion by concatenation or addition, no IFE, IFE in one
-direction, plain Transformer encoders, ...). Every variant runs through
-:func:`bench.experiment.run` on the same store and split, so the paired test compares like with
-like, fold by fold. Head variants (video / audio / fused) need no retraining: the reference
+direction, plain Transformer encoders, ...). Every variant runs on the same store and split, so
+the paired test compares like with like, fold by fold; all variants' jobs go to the executor as
+one grid (:func:`bench.experiment.run_many`). Head variants (video / audio / fused) need no retraining: the reference
 runs score every head on the test speakers once (``FoldResult.test_by_head``), and the
 reference row itself uses the head chosen on validation.
 
@@ -130,7 +130,7 @@ def ablate(
     from bench.train.config import default_metric
     from bench.eval.metrics import METRICS
     from bench.data.open import open_dataset
-    from bench.experiment import run
+    from bench.experiment import RunSpec, run_many
     from bench.report.plots import plot_fold_scores, plot_forest
     from bench.report.bundle import ReportBundle, pdflatex_available
     from bench.splits import get_scheme
@@ -164,13 +164,13 @@ def ablate(
     options = {**(spec.options if dataset == spec.dataset else {}), **(options or {})}
     store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme or spec.scheme, manifest=store.manifest)
-    results = {}
-    for variant in chosen:
-        console.print(f"[bold]variant {escape(variant)}[/]: {escape(str(spec.variants[variant] or 'reference configuration'))}",
-                      highlight=False)
-        results[variant] = run(model, dataset, executor=executor, folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant],
-                               tracking_uri=tracking_uri, device=device, progress=progress, store=store, split=split,
-                               experiment_name=f"bench/{model}/{dataset}/ablation", console=console)
+    runs = [RunSpec(variant, model, dataset,
+                    dict(folds=folds or spec.folds, seeds=seeds, overrides=spec.variants[variant], tracking_uri=tracking_uri,
+                         device=device, store=store, split=split, experiment_name=f"bench/{model}/{dataset}/ablation"),
+                    intro=f"[bold]variant {escape(variant)}[/]: "
+                          f"{escape(str(spec.variants[variant] or 'reference configuration'))}")
+            for variant in dict.fromkeys(chosen)]  # a variant named twice runs once
+    results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every variant's jobs
 
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)
     task = results[spec.reference].resolved_config["model"]["task"]

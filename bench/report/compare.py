@@ -4,8 +4,9 @@
     out = compare(["deiii", "auxformer", "saf", "rja"], "synthetic", folds=5)
     out.paths["table"]["tex"]
 
-Every model runs through :func:`bench.experiment.run` on the *same* feature store and the
-*same* split scheme, so finished folds are reused and only what is missing trains. The table
+Every model runs on the *same* feature store and the *same* split scheme, all of them as one
+grid of jobs on the executor (:func:`bench.experiment.run_many`), so finished folds are reused,
+only what is missing trains, and parallel workers stay busy across the models. The table
 (LaTeX/Markdown/CSV, and a PDF when pdflatex exists) gives mean ± std per metric, the best in
 bold, a paired test over (fold, seed) against the best model (named in the caption), the
 parameter count and the inference time per clip. Numbers reported in papers come from the
@@ -186,7 +187,7 @@ def compare(
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
     """
     from bench.data.open import open_dataset
-    from bench.experiment import run
+    from bench.experiment import RunSpec, run_many
     from bench.report.bundle import ReportBundle, pdflatex_available
     from bench.splits import get_scheme
     from bench.studies.loader import load_study
@@ -216,11 +217,12 @@ def compare(
     options = {**(spec.options if spec is not None and dataset == spec.dataset else {}), **(options or {})}
     store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme, manifest=store.manifest)
-    results = {}
-    for model in models:
+    runs = []
+    for model in dict.fromkeys(models):  # a model named twice runs once
         model_overrides = {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
-        results[model] = run(model, dataset, executor=executor, folds=folds, seeds=seeds, overrides=model_overrides, tracking_uri=tracking_uri,
-                             device=device, progress=progress, store=store, split=split, console=console)
+        runs.append(RunSpec(model, model, dataset, dict(folds=folds, seeds=seeds, overrides=model_overrides,
+                                                        tracking_uri=tracking_uri, device=device, store=store, split=split)))
+    results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every model's jobs
 
     task = next(iter(results.values())).resolved_config["model"]["task"]
     metric = default_metric(task)

@@ -12,6 +12,7 @@ import bench.report.bundle as bundle
 import bench.splits as splits
 from bench.errors import ConfigError
 from bench.report.ablation import ablate
+from tests.support.fake_runs import run_each
 
 LABELS = ["angry", "disgust", "sad", "fearful"]
 EFFECT = {"full": 0.0, "no_flow": -0.25, "ov_add": 0.0}
@@ -40,7 +41,7 @@ def fake_runs(monkeypatch):
         return SimpleNamespace(model=model, dataset=dataset, finished=finished, parent_run_id=None, protocol="",
                                resolved_config={"model": {"task": "classification"}})
 
-    monkeypatch.setattr(experiment, "run", run)
+    monkeypatch.setattr(experiment, "run_many", run_each(run))
 
 
 def study(tmp_path):

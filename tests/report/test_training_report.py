@@ -16,6 +16,7 @@ from bench.report.tables import to_latex, to_markdown
 from bench.study.resolve import resolve_configs
 from bench.study.tuning import TuningCheck
 from bench.train.result import FoldResult
+from tests.support.fake_runs import run_each
 
 LABELS = ["angry", "sad"]
 WARNING = ("auxformer: selected its last epoch in 12 of 15 runs (epochs 20, no early stop): likely undertrained; "
@@ -194,7 +195,7 @@ def test_compare_writes_the_training_table_and_warns_in_the_index(tmp_path, fake
         last = 12 if model == "auxformer" else 0
         return experiment_result(model, grid(last, total=5 * len(seeds)))
 
-    monkeypatch.setattr(experiment, "run", run)
+    monkeypatch.setattr(experiment, "run_many", run_each(run))
     monkeypatch.setattr(C, "write_figures", lambda *a, **k: {})  # the figures have their own tests
     console = Lines()
     out = tmp_path / "report"
@@ -214,7 +215,7 @@ def test_ablate_writes_the_training_table_and_warns_in_the_index(tmp_path, fake_
         last = 4 if overrides.get("use_flow") is False else 0  # 4 of 5 runs at their last epoch
         return experiment_result(model, grid(last, total=folds * len(seeds)), layers={"use_flow": "override"} if overrides else {})
 
-    monkeypatch.setattr(experiment, "run", run)
+    monkeypatch.setattr(experiment, "run_many", run_each(run))
     path = tmp_path / "ablation.toml"
     path.write_text(textwrap.dedent("""
         [study]
