@@ -45,9 +45,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("uar", "UAR (%)", "classification", 100.0, 1, headline=True, primary=True),
     Metric("macro_f1", "Macro-F1 (%)", "classification", 100.0, 1, headline=True),
     Metric("weighted_f1", "W-F1 (%)", "classification", 100.0, 1),
-    Metric("ccc_arousal", "CCC-A", "regression", low=-1.0),
-    Metric("ccc_valence", "CCC-V", "regression", low=-1.0),
-    Metric("ccc_dominance", "CCC-D", "regression", low=-1.0),
+    Metric("ccc_arousal", "CCC-A", "regression", low=-1.0, headline=True),
+    Metric("ccc_valence", "CCC-V", "regression", low=-1.0, headline=True),
+    Metric("ccc_dominance", "CCC-D", "regression", low=-1.0, headline=True),
     Metric("ccc_mean", "CCC (mean)", "regression", low=-1.0, headline=True, primary=True),
     # Frame-level task (Aff-Wild2 / ABAW VA): ccc_valence, ccc_arousal and ccc_mean above are then
     # the CCC over all valid annotation frames of the evaluation set concatenated (ABAW's
