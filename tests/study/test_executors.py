@@ -24,6 +24,7 @@ from bench.experiment import run
 from bench.models.registry import unregister_model
 from bench.study.executors import ProcessExecutor, SerialExecutor, make_executor
 from bench.study.executors.ray import RayExecutor
+from tests.support.signals import default_sigint
 from tests.support.toy import build_toy_store, toy_scheme
 from tests.support.grid_run import RECIPE as SLOW_RECIPE
 from tests.support.study_models import CRASH_MARKER, SLEEP_FILE, CrashOnceToy, OtherToy, SlowToy, register
@@ -245,7 +246,8 @@ def _interrupt_grid(store, home: Path, executor: str, folds: int, sig: int, slee
 
     env = {**os.environ, **(env or {}), "BENCH_HOME": str(home), "BENCH_TEST_SLEEP": str(sleep), "PYTHONPATH": str(ROOT)}
     driver = subprocess.Popen([sys.executable, "-m", "tests.support.grid_run", str(store.root), str(folds), executor],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=default_sigint)
     done, output, workers = [], [], []
     try:
         deadline = time.monotonic() + 120

@@ -201,10 +201,13 @@ def test_bench_ui_serves_on_loopback_and_stops_on_ctrl_c(tmp_path):
     import sys
     import urllib.request
 
+    from tests.support.signals import default_sigint
+
     env = {**os.environ, "BENCH_HOME": str(tmp_path / "home")}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "ui", "--port", str(port)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=default_sigint)
     try:
         line = ""
         deadline = time.time() + 120
