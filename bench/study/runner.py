@@ -138,13 +138,10 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
     """
     from bench.train.loop import fit_fold
 
-    import torch
+    if job.threads:
+        import torch
 
-    from bench.study.executors.local import idle_cores
-
-    # A job with a thread count (worker processes split the cores) keeps it; a serial job takes
-    # the cores that are free when it starts, so a busy machine does not make threads fight.
-    torch.set_num_threads(job.threads or idle_cores())
+        torch.set_num_threads(job.threads)
     _ensure_registered(job)
     store = _store(job)
     tracker = _tracker(job) if job.tracking is not None else None

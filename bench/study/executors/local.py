@@ -20,44 +20,6 @@ def free_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def busy_elsewhere(interval: float = 0.25) -> float:
-    """Cores' worth of CPU that *other* processes used over the last ``interval`` seconds.
-
-    Read from ``/proc/stat`` (all CPUs) minus this process's own CPU time over the same
-    window; 0.0 where ``/proc/stat`` does not exist. An instant sample, not the load average:
-    the load average still counts the fold this process trained a minute ago.
-    """
-    import time
-
-    def snapshot() -> tuple[int, int]:
-        with open("/proc/stat") as handle:
-            values = [int(v) for v in handle.readline().split()[1:]]
-        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
-
-    try:
-        total0, idle0 = snapshot()
-        own0 = sum(os.times()[:2])
-        time.sleep(interval)
-        total1, idle1 = snapshot()
-        own1 = sum(os.times()[:2])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    ticks = total1 - total0
-    if ticks <= 0:
-        return 0.0
-    busy = (ticks - (idle1 - idle0)) / ticks * (os.cpu_count() or 1)
-    return max(0.0, busy - (own1 - own0) / interval)
-
-
-def idle_cores() -> int:
-    """Torch threads for a job starting now: this process's cores minus those other processes
-    keep busy (at least 1). Two threads on two cores that another process also uses run a
-    step about 3x slower than one thread (measured on the 2-core CI machine), so a thread
-    is only given to a core that is actually free."""
-    cores = free_cores()
-    return max(1, min(cores, int(round(cores - busy_elsewhere()))))
-
-
 class SerialExecutor:
     """Jobs one after another in this process; epoch progress is reported."""
 
