@@ -156,17 +156,23 @@ def test_end_to_end_prepare_and_windows(corpus, tmp_path):
     assert {"ccc_mean", "ccc_video_mean", "ccc_video_valence", "ccc_video_arousal"} <= set(scores)
 
 
-def test_synth_cli_layout_affwild2(corpus, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def bench_main(monkeypatch, capsys):
+    """``bench_main("synth", ...)`` runs the CLI in-process: (exit code, stderr)."""
     import sys
 
     import bench.cli
 
-    def bench_main(*argv) -> tuple[int, str]:
+    def call(*argv) -> tuple[int, str]:
         monkeypatch.setattr(sys, "argv", ["bench", *argv])
         with pytest.raises(SystemExit) as info:
             bench.cli.main()
         return info.value.code, capsys.readouterr().err
 
+    return call
+
+
+def test_synth_cli_layout_affwild2(corpus, tmp_path, bench_main):
     code, err = bench_main("synth", "--layout", "affwil2", "--out", str(tmp_path / "x"), "-q")
     assert code == 2 and "error: --layout must be ravdess, cremad or affwild2, got 'affwil2'" in err
     assert not (tmp_path / "x").exists()
@@ -175,18 +181,8 @@ def test_synth_cli_layout_affwild2(corpus, tmp_path, monkeypatch, capsys):
     assert code == 2 and "exists and is not empty; pass overwrite to replace it" in err
 
 
-def test_synth_cli_videos_option(tmp_path, monkeypatch, capsys):
+def test_synth_cli_videos_option(tmp_path, monkeypatch, bench_main):
     """--videos sizes the affwild2 layout (a quarter, at least 2, in Validation_Set) and is refused elsewhere."""
-    import sys
-
-    import bench.cli
-
-    def bench_main(*argv) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["bench", *argv])
-        with pytest.raises(SystemExit) as info:
-            bench.cli.main()
-        return info.value.code, capsys.readouterr().err
-
     code, err = bench_main("synth", "--layout", "ravdess", "--videos", "9", "--out", str(tmp_path / "r"), "-q")
     assert code == 2 and "error: --videos applies to --layout affwild2 only" in err
     code, _ = bench_main("synth", "--layout", "affwild2", "--videos", "3", "--out", str(tmp_path / "a"), "-q")
