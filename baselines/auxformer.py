@@ -69,6 +69,7 @@ from torch import nn
 from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import safe_key_mask
+from bench.nn.dropout import dropout as apply_dropout
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
 from bench.models.registry import register_model
 
@@ -202,9 +203,9 @@ class EncoderLayer(nn.Module):
             h = self.attn(h, h, h, allowed)
         else:
             h = self.attn(h, self.norm1(k), self.norm1(v), allowed)
-        x = self._mix(x, F.dropout(h, self.res_dropout, self.training))
-        h = F.dropout(F.relu(self.fc1(self.norm2(x))), self.relu_dropout, self.training)
-        h = F.dropout(self.fc2(h), self.res_dropout, self.training)
+        x = self._mix(x, apply_dropout(h, self.res_dropout, self.training))
+        h = apply_dropout(F.relu(self.fc1(self.norm2(x))), self.relu_dropout, self.training)
+        h = apply_dropout(self.fc2(h), self.res_dropout, self.training)
         return self._mix(x, h)
 
 
@@ -236,7 +237,7 @@ class Encoder(nn.Module):
         h = self.scale * x
         if self.positions:
             h = h + fairseq_positions(x, mask, self.zero_inputs)
-        return F.dropout(h, self.embed_dropout, self.training)
+        return apply_dropout(h, self.embed_dropout, self.training)
 
     def forward(self, x: torch.Tensor, x_mask: torch.Tensor, kv: torch.Tensor | None = None,
                 kv_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -333,8 +334,8 @@ class AuxFormer(AVModel):
 
     def _aux_head(self, h: torch.Tensor) -> torch.Tensor:
         p = self.config.out_dropout
-        z = F.dropout(F.relu(self.aux1(h)), p, self.training)
-        z = F.dropout(F.relu(self.aux2(z)), p, self.training)
+        z = apply_dropout(F.relu(self.aux1(h)), p, self.training)
+        z = apply_dropout(F.relu(self.aux2(z)), p, self.training)
         return self.out_layer_aux(self.aux3(z) + h)
 
     # -- forward ---------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ class AuxFormer(AVModel):
             av = torch.cat([to_frame_steps(h_a, a_mask, batch), to_frame_steps(h_v, v_mask, batch)], dim=-1)
         else:
             av = torch.cat([last_real_step(h_a, a_mask), last_real_step(h_v, v_mask)], dim=-1)
-        fused = self.out_layer(self.proj2(F.dropout(F.relu(self.proj1(av)), self.config.out_dropout, self.training)) + av)
+        fused = self.out_layer(self.proj2(apply_dropout(F.relu(self.proj1(av)), self.config.out_dropout, self.training)) + av)
 
         for _ in range(self.config.aux_repeats):
             a = self.audio_aux(a, a_mask)

@@ -97,6 +97,7 @@ from torch import nn
 
 from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
+from bench.nn.dropout import Dropout
 from bench.nn.frontends import build_audio_frontend
 from bench.nn.losses import ccc, head_loss, masked_steps
 from bench.models.registry import register_model
@@ -168,7 +169,7 @@ class BLSTMWrapper(nn.Module):
                            bidirectional=True, batch_first=True)
         # rows: h0 for (layer, direction) pairs, then c0 for the same pairs
         self.init_state = nn.Parameter(nn.init.xavier_uniform_(torch.empty(4 * num_layers, self.half)))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.linear = nn.Linear(in_dim + out_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,9 +222,9 @@ class JointCrossAttention(nn.Module):
         self.query = nn.Linear(joint, joint)
         self.key_video, self.key_audio = nn.Linear(seq_len, seq_len), nn.Linear(seq_len, seq_len)
         self.value_video, self.value_audio = nn.Linear(video_dim, video_dim), nn.Linear(audio_dim, audio_dim)
-        self.corr_dropout = nn.ModuleList(nn.Dropout(dropout) for _ in range(2))
-        self.out_video = nn.Sequential(nn.Linear(joint, video_dim), nn.ReLU(), nn.Dropout(dropout))
-        self.out_audio = nn.Sequential(nn.Linear(joint, audio_dim), nn.ReLU(), nn.Dropout(dropout))
+        self.corr_dropout = nn.ModuleList(Dropout(dropout) for _ in range(2))
+        self.out_video = nn.Sequential(nn.Linear(joint, video_dim), nn.ReLU(), Dropout(dropout))
+        self.out_audio = nn.Sequential(nn.Linear(joint, audio_dim), nn.ReLU(), Dropout(dropout))
 
     def _attend(self, joint: torch.Tensor, x: torch.Tensor, key: nn.Linear, value: nn.Linear,
                 dropout: nn.Module) -> torch.Tensor:
@@ -239,7 +240,7 @@ class JointCrossAttention(nn.Module):
 
 
 def regression_head(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), Dropout(dropout), nn.Linear(hidden, out_dim))
 
 
 class SpatialFrameCNN(nn.Module):

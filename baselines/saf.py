@@ -67,6 +67,7 @@ from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_f
 from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
 from bench.models.registry import register_model
+from bench.nn.dropout import Dropout
 
 PAPER = (
     "K. Chumachenko, A. Iosifidis, M. Gabbouj. Self-attention fusion for audiovisual emotion "
@@ -254,8 +255,8 @@ class CrossAttention(nn.Module):
         self.k = nn.Linear(k_dim, out_dim, bias=qkv_bias)
         self.v = nn.Linear(k_dim, out_dim, bias=qkv_bias) if values else None
         self.proj = nn.Linear(out_dim, out_dim) if values else None
-        self.attn_drop = nn.Dropout(attn_dropout)
-        self.proj_drop = nn.Dropout(dropout)
+        self.attn_drop = Dropout(attn_dropout)
+        self.proj_drop = Dropout(dropout)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -305,8 +306,8 @@ class FusionBlock(nn.Module):
         self.norm2 = nn.LayerNorm(out_dim)
         hidden = int(out_dim * config.mlp_ratio)
         self.mlp = nn.Sequential(
-            nn.Linear(out_dim, hidden), nn.GELU(), nn.Dropout(config.dropout),
-            nn.Linear(hidden, out_dim), nn.Dropout(config.dropout),
+            nn.Linear(out_dim, hidden), nn.GELU(), Dropout(config.dropout),
+            nn.Linear(hidden, out_dim), Dropout(config.dropout),
         )
 
     def forward(self, keys: torch.Tensor, queries: torch.Tensor, key_mask: torch.Tensor

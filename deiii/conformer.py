@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.nn.attention import MultiHeadAttention, sinusoidal_positions, zero_padding
+from bench.nn.dropout import Dropout
 
 
 class MaskedBatchNorm1d(nn.Module):
@@ -50,9 +51,9 @@ class FeedForward(nn.Sequential):
             nn.LayerNorm(dim),
             nn.Linear(dim, mult * dim),
             activation(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(mult * dim, dim),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
 
 
@@ -69,7 +70,7 @@ class ConvModule(nn.Module):
         self.norm_kind = norm
         self.norm = MaskedBatchNorm1d(dim) if norm == "batch" else nn.LayerNorm(dim)
         self.pointwise_out = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = F.glu(self.pointwise_in(self.pre_norm(x)), dim=-1)
@@ -86,7 +87,7 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.attn = MultiHeadAttention(dim, num_heads, dropout, rotary=rotary)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.norm(x)
@@ -149,7 +150,7 @@ class SequenceEncoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         # Conformer blocks end in their own LayerNorm; the pre-LN Transformer needs a final one.
         self.final_norm = nn.LayerNorm(dim) if kind == "transformer" and num_layers else nn.Identity()
-        self.input_dropout = nn.Dropout(dropout)
+        self.input_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.absolute:

@@ -17,13 +17,15 @@ from typing import Sequence
 
 from torch import nn
 
+from bench.nn.dropout import Dropout
+
 
 class MLPHead(nn.Sequential):
     def __init__(self, in_dim: int, hidden: Sequence[int], num_outputs: int, dropout: float):
         layers: list[nn.Module] = []
         previous = in_dim
         for width in hidden:
-            layers += [nn.Linear(previous, width), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            layers += [nn.Linear(previous, width), nn.ReLU(inplace=True), Dropout(dropout)]
             previous = width
         layers.append(nn.Linear(previous, num_outputs))
         super().__init__(*layers)

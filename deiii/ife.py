@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from bench.nn.attention import MultiHeadAttention, zero_padding
+from bench.nn.dropout import Dropout
 from deiii.config import DEIIIConfig
 from deiii.conformer import FeedForward
 
@@ -31,7 +32,7 @@ class CrossModalBlock(nn.Module):
         self.norm_q = nn.LayerNorm(dim)
         self.norm_kv = nn.LayerNorm(dim)
         self.attn = MultiHeadAttention(dim, num_heads, dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.ffn = FeedForward(dim, ff_mult, dropout, activation=nn.GELU) if use_ffn else None
 
     def forward(self, query, query_mask, context, context_mask, need_weights: bool = False):

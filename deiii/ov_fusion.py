@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from bench.nn.attention import MultiHeadAttention
+from bench.nn.dropout import Dropout
 from deiii.config import DEIIIConfig
 
 
@@ -29,7 +30,7 @@ class PairAttentionFusion(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.attn = MultiHeadAttention(dim, num_heads, dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.token_type = nn.Parameter(torch.zeros(2, dim))  # tells the frame token from the flow token
         nn.init.normal_(self.token_type, std=0.02)
 

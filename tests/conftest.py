@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
 from tests.support.tidy_frames import make_tidy
+
+# The CLI's --jobs defaults to auto (worker processes when cores are idle). Tests run the CLI
+# serially unless they pass --jobs themselves (tests/study/test_auto_executor.py covers auto),
+# so a test's output does not depend on how busy the machine is; subprocesses inherit this.
+os.environ.setdefault("BENCH_JOBS", "1")
 
 
 @pytest.fixture

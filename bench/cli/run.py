@@ -34,18 +34,23 @@ def parse_seeds(values: list[str] | None, extra: list[str] | None = None) -> lis
 
 
 # Where the folds x seeds run (bench.study.executors); shared by run, compare and ablate.
-JOBS = typer.Option(1, "--jobs", "-j", help="Folds x seeds trained at once, in worker processes on this machine.")
-EXECUTOR = typer.Option("serial", "--executor", help="serial (default; processes with --jobs N > 1), processes or ray.")
+JOBS = typer.Option("auto", "--jobs", "-j", envvar="BENCH_JOBS",
+                    help="Folds x seeds trained at once in worker processes on this machine: a number, or auto "
+                         "(default: one per idle core, serial when one job or one core is left). Numbers do not "
+                         "depend on it: each job trains with train.threads torch threads (1) wherever it runs.")
+EXECUTOR = typer.Option("serial", "--executor", help="serial (with --jobs: auto or N processes), processes or ray.")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local one).")
 CPUS_PER_JOB = typer.Option(1.0, "--cpus-per-job", help="CPUs a Ray job reserves.")
 GPUS_PER_JOB = typer.Option(0.0, "--gpus-per-job", help="GPUs a Ray job reserves (fractions share a GPU).")
 
 
-def executor_from_options(kind: str, jobs: int, ray_address: str | None, cpus_per_job: float, gpus_per_job: float):
+def executor_from_options(kind: str, jobs: str | int, ray_address: str | None, cpus_per_job: float, gpus_per_job: float):
     """The executor the flags ask for (``bench.study.executors``)."""
     from bench.study.executors import make_executor
+    from bench.study.executors.local import parse_jobs
 
-    return make_executor(kind, jobs, ray_address=ray_address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
+    return make_executor(kind, parse_jobs(jobs), ray_address=ray_address, cpus_per_job=cpus_per_job,
+                         gpus_per_job=gpus_per_job)
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
@@ -68,7 +73,7 @@ def run_command(
     system_metrics: bool = typer.Option(True, "--system-metrics/--no-system-metrics",
                                         help="Log CPU / memory (and GPU) samples to each fold run."),
     log_model: bool = typer.Option(False, "--log-model", help="Log each fold's selected weights as an MLflow PyTorch model."),
-    jobs: int = JOBS,
+    jobs: str = JOBS,
     executor: str = EXECUTOR,
     ray_address: Optional[str] = RAY_ADDRESS,
     cpus_per_job: float = CPUS_PER_JOB,

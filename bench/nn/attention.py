@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.nn.dropout import dropout as apply_dropout
+
 
 # --------------------------------------------------------------------------------------------
 # masks and pooling
@@ -162,7 +164,7 @@ class MultiHeadAttention(nn.Module):
             if attn_mask is not None:
                 scores = scores.masked_fill(~attn_mask, float("-inf"))
             weights = scores.softmax(dim=-1)
-            out = F.dropout(weights, dropout, self.training) @ v
+            out = apply_dropout(weights, dropout, self.training) @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], self.dim)

@@ -15,7 +15,7 @@ from bench.paths import results_dir
 from bench.train.result import FoldResult
 
 # Bump when a change to the training code should invalidate cached fold results.
-RESULTS_SALT = "fold-result-v2"  # v2: per-head and robustness test scores
+RESULTS_SALT = "fold-result-v3"  # v2: per-head and robustness test scores; v3: train.kernels, train.threads
 
 
 def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
@@ -42,6 +42,11 @@ def fold_key(model: str, model_config, train_config, store_key: str, split_check
         },
         length=24,
     )
+
+
+def is_cached(key: str) -> bool:
+    """Whether a result is stored under ``key`` (cheap: no parsing; :func:`load_cached` checks it)."""
+    return (results_dir() / key / "result.json").is_file()
 
 
 def load_cached(key: str) -> FoldResult | None:

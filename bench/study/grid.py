@@ -42,7 +42,9 @@ class Job:
     device: str = "cpu"
     key: str = ""  # the result cache key (everything that determines the numbers)
     tracking: TrackingTarget | None = None
-    threads: int = 0  # torch threads for this job; 0 = leave as the process has them
+    # torch threads when the job's train.threads is 0 ("every core it may use"): its share of the
+    # cores, set by the executor; 0 = leave as the process has them
+    threads: int = 0
     protocol: str = ""  # bench.protocols id of the run (tagged on the job's MLflow run)
     # Further tags of the job's MLflow run (e.g. bench.tuning_leak: its test speakers were seen
     # by the tuning of the run's --config; bench.study.tuning).

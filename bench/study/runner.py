@@ -130,6 +130,22 @@ def log_fold_model(tracker, run_id: str, job: Job, store, result: FoldResult) ->
     return uri
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """torch's intra-op threads set to ``threads`` (0: left alone) for the block, then restored:
+    a serial study trains its jobs in the driver's process, which keeps its own setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads:
+            torch.set_num_threads(previous)
+
+
 def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> FoldResult:
     """One job: from the cache, or trained (and then cached when it finished); tracked.
 
@@ -138,10 +154,6 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
     """
     from bench.train.loop import fit_fold
 
-    if job.threads:
-        import torch
-
-        torch.set_num_threads(job.threads)
     _ensure_registered(job)
     store = _store(job)
     tracker = _tracker(job) if job.tracking is not None else None
@@ -165,7 +177,7 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
 
             metrics = (tracker.system_metrics(child, job.tracking.system_metrics) if tracker is not None
                        else contextlib.nullcontext())
-            with metrics:
+            with metrics, torch_threads(getattr(job.train_config, "threads", 0) or job.threads):
                 result = fit_fold(job.model, job.model_config, job.train_config, store, job.fold_ids, seed=job.seed,
                                   device=job.device, on_epoch=epoch_done, fold_name=job.fold.name)
             result.cache_key = job.key

@@ -22,6 +22,7 @@ FRAME_FIELDS = ("window_steps", "window_hop")
 # Fields added after results were first cached: in a cache key only when not at their default,
 # so a result trained without them keeps its key (bench.study.cache.fold_key).
 KEY_AT_DEFAULT_OMITTED = ("warmup_epochs", "warmup_lr")
+Kernels = Literal["fast", "reference"]
 
 
 @dataclass
@@ -65,6 +66,20 @@ class TrainConfig:
     window_hop: int = 8  # steps between the starts of consecutive windows (1..window_steps)
     # -- evaluation ----------------------------------------------------------------------------
     robustness: bool = True  # also score the test set with a modality missing / noisy (bench.eval.robustness)
+    # -- how a step is computed (part of a result's identity: these change the floats) --------
+    # "fast": dropout masks from rand + compare instead of bernoulli_ (same distribution, other
+    # random stream; bench.nn.dropout), convolution weights in channels_last (oneDNN's native
+    # layout: no reorders around every conv and batch norm), Adam/AdamW fused into one kernel.
+    # "reference": the path every result before the switch was trained with. Same method, same
+    # hyper-parameters; the numbers for one seed differ (random stream, summation order).
+    kernels: Kernels = "fast"
+    # torch intra-op threads per training job on CPU. One thread per job and as many jobs at
+    # once as there are free cores (--jobs auto) is faster on 2-4 cores for these model sizes
+    # and, unlike threads chosen from the load, gives the same floats on any machine: a
+    # reduction split over 1 or 2 threads sums in another order (DE-III fold 1, one epoch:
+    # train loss 5.424962679 at 2 threads vs 5.424963156 at 1). 0 = every core this process
+    # may use (faster for one job alone on a big machine; numbers then depend on the machine).
+    threads: int = 1
     # -- runtime (not part of a result's identity) -------------------------------------------
     num_workers: int = 0  # DataLoader worker processes
     pin_memory: bool = True  # pin host batches for faster copies (only takes effect on CUDA)
@@ -91,6 +106,8 @@ class TrainConfig:
             "hue": (0 <= self.hue <= 0.5, "in [0, 0.5]"),
             "milestones": (all(m >= 1 for m in self.milestones), "epochs of 1 or more"),
             "window_steps": (self.window_steps >= 1, "at least 1"),
+            "threads": (self.threads >= 0, "0 (every core this process may use) or more"),
+            "kernels": (self.kernels in ("fast", "reference"), "'fast' or 'reference'"),
             "window_hop": (1 <= self.window_hop <= max(self.window_steps, 1),
                            f"in 1..window_steps ({self.window_steps}), so that every step is in a window"),
         }

@@ -33,6 +33,7 @@ from bench.data.dataset import ClipDataset, make_loader, to_device
 from bench.data.fields import MODALITIES, store_key_for, uses_features
 from bench.errors import BenchError, ConfigError
 from bench.models.registry import get_model_entry, resolve_config
+from bench.nn.dropout import use_kernels
 from bench.train.augment import augment_batch
 from bench.train.config import TrainConfig, higher_is_better, resolve_selection_metric
 from bench.eval.metrics import classification_metrics, regression_metrics
@@ -148,13 +149,29 @@ def usable_ids(store, ids, task: str, targets: list[str]) -> list[str]:
 # -- optimisation ---------------------------------------------------------------------------
 def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    # Fused Adam: the same update in one kernel over all parameters (2.8 ms vs 7.6 ms per DE-III
+    # step on CPU, issue 10's profile). SGD stays unfused: fused SGD measured no faster here.
+    fused = {"fused": True} if config.kernels == "fast" else {}
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     raise ConfigError(f"unknown optimizer {config.optimizer!r}")
+
+
+def prepare_model(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The model on ``device``, its convolution weights in channels_last under ``kernels="fast"``.
+
+    oneDNN computes convolutions and batch norm in channels_last; with NCHW weights every conv
+    reorders its input and output (SAF's EfficientFace step: 1.4x faster in channels_last, issue
+    10). Only 4-D weights change layout; values, names and the state dict stay as they are.
+    """
+    model = model.to(device)
+    if config.kernels == "fast" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def build_scheduler(optimizer, config: TrainConfig):
@@ -299,7 +316,7 @@ def fit_fold(
     sign = 1.0 if higher_is_better(metric) else -1.0
     where = f"fold {fold_name or '?'} seed {seed}"
 
-    model = get_model_entry(model_name).model_class(config).to(device)
+    model = prepare_model(get_model_entry(model_name).model_class(config), train_config, device)
     arrays = {m: store_key_for(m, config) for m in model.required_inputs()}
     splits = {}
     # A fold without test clips is a validation-only fold (a sweep's inner fold): it trains and
@@ -429,6 +446,11 @@ def fit_fold(
 
 
 def _train_epoch(model, loader, optimizer, config: TrainConfig, device, generator, epoch: int) -> float:
+    with use_kernels(config.kernels):
+        return _train_steps(model, loader, optimizer, config, device, generator, epoch)
+
+
+def _train_steps(model, loader, optimizer, config: TrainConfig, device, generator, epoch: int) -> float:
     model.train()
     total, count = 0.0, 0
     for step, batch in enumerate(loader, start=1):

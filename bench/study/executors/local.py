@@ -20,6 +20,23 @@ def free_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def idle_cores(sample_s: float = 0.5) -> int:
+    """Cores of :func:`free_cores` that other processes are not using now: their count minus
+    the load measured over ``sample_s`` seconds (psutil), rounded, at least 1. A shared machine
+    with one busy neighbour on 2 cores gives 1, so --jobs auto trains one job at a time there
+    instead of two that fight over one core."""
+    cores = free_cores()
+    try:
+        import psutil
+
+        usage = psutil.cpu_percent(interval=sample_s, percpu=True)
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(len(usage))
+        busy = sum(usage[c] for c in allowed if c < len(usage)) / 100.0
+    except Exception:  # no psutil, no per-CPU counters: trust the affinity
+        return cores
+    return max(1, min(cores, round(cores - busy)))
+
+
 class SerialExecutor:
     """Jobs one after another in this process; epoch progress is reported."""
 
@@ -49,11 +66,12 @@ def _execute(job: Job):
 
 
 class ProcessExecutor:
-    """``jobs`` worker processes on this machine, each with ``threads`` torch threads.
+    """``jobs`` worker processes on this machine.
 
-    By default the cores this process may use are split evenly: two processes of one thread
-    beat one process of two threads for these model sizes, and never oversubscribe the
-    cores. Workers are started with ``spawn`` (no inherited CUDA or thread-pool state) and
+    Each job trains with its ``train.threads`` torch threads (1 by default: two processes of
+    one thread beat one process of two threads for these model sizes, never oversubscribe two
+    cores, and give the numbers a serial run gives); a job with ``train.threads = 0`` gets
+    ``threads``, by default an even share of the cores this process may use. Workers are started with ``spawn`` (no inherited CUDA or thread-pool state) and
     live for the whole grid, so each opens the feature store once.
     """
 
@@ -88,16 +106,55 @@ class ProcessExecutor:
         pool.shutdown(wait=True)
 
 
+class AutoExecutor:
+    """``--jobs auto``: as many worker processes as jobs to train and idle cores allow, chosen
+    when the grid runs; one job (or one idle core) trains serially in this process, with no
+    worker start-up. Numbers do not depend on the choice: every job trains with its own
+    ``train.threads`` (1 by default) wherever it runs."""
+
+    name = "auto"
+
+    def __init__(self, limit: int = 0):
+        self.limit = limit  # at most this many processes; 0 = the idle cores
+        self.chosen: int | None = None  # how many ran at once (after run)
+
+    def run(self, jobs: list[Job], done: Callable, on_epoch=None) -> None:
+        from bench.study.cache import is_cached
+
+        to_train = sum(1 for job in jobs if not (job.key and is_cached(job.key)))
+        width = min(to_train, self.limit or idle_cores())
+        self.chosen = max(1, width)
+        if width <= 1:
+            return SerialExecutor().run(jobs, done, on_epoch)
+        return ProcessExecutor(width).run(jobs, done, on_epoch)
+
+
+def parse_jobs(value: str | int) -> int:
+    """``--jobs``: a number of processes, or ``auto`` (0)."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return 0
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise ConfigError(f"--jobs must be a number or 'auto', got {value!r}") from None
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1 (or 'auto'), got {value!r}")
+    return jobs
+
+
 def make_executor(kind: str = "serial", jobs: int = 1, *, ray_address: str | None = None, cpus_per_job: float = 1.0,
                   gpus_per_job: float = 0.0, threads: int = 0):
-    """An executor from the CLI's words: ``serial`` (``jobs`` > 1 means ``processes``),
-    ``processes`` or ``ray``."""
+    """An executor from the CLI's words: ``serial`` (``jobs`` > 1 means ``processes``, ``jobs``
+    0 means ``auto``), ``processes``, ``auto`` or ``ray``."""
     if kind == "ray":
         from bench.study.executors.ray import RayExecutor
 
         return RayExecutor(address=ray_address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, threads=threads)
+    if kind == "auto" or (kind == "serial" and jobs == 0):
+        return AutoExecutor()
     if kind == "processes" or (kind == "serial" and jobs > 1):
         return ProcessExecutor(jobs, threads=threads)
     if kind == "serial":
         return SerialExecutor()
-    raise ConfigError(f"--executor must be serial, processes or ray, got {kind!r}")
+    raise ConfigError(f"--executor must be serial, processes, auto or ray, got {kind!r}")
