@@ -68,6 +68,7 @@ from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
 from bench.models.registry import register_model
 from bench.nn.dropout import Dropout
+from bench.nn.norm import MaskedBatchNorm1d
 
 PAPER = (
     "K. Chumachenko, A. Iosifidis, M. Gabbouj. Self-attention fusion for audiovisual emotion "
@@ -154,34 +155,6 @@ def dct_matrix(n_mels: int, n_coeffs: int) -> torch.Tensor:
     basis = torch.cos(math.pi * k * (2 * n + 1) / (2 * n_mels)) * math.sqrt(2.0 / n_mels)
     basis[0] /= math.sqrt(2.0)
     return basis.float()
-
-
-class MaskedBatchNorm1d(nn.BatchNorm1d):
-    """BatchNorm over (B, C, T) whose training statistics use real steps only.
-
-    With no padding it is plain BatchNorm1d (same state-dict keys, same numbers); in eval mode
-    it is always the per-step affine map of the running statistics.
-    """
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
-        if mask is None or not self.training or bool(mask.all()):
-            return super().forward(x)
-        dtype = x.dtype
-        x = x.float()  # statistics in fp32 (also under bf16 autocast)
-        w = mask[:, None, :].to(x.dtype)
-        n = w.sum().clamp_min(2.0)
-        mean = (x * w).sum((0, 2)) / n
-        var = (((x - mean[None, :, None]) ** 2) * w).sum((0, 2)) / n
-        if self.track_running_stats and self.running_mean is not None:
-            with torch.no_grad():
-                self.num_batches_tracked += 1
-                momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(var.detach() * n / (n - 1), momentum)
-        y = (x - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + self.eps)
-        if self.affine:
-            y = y * self.weight[None, :, None] + self.bias[None, :, None]
-        return y.to(dtype)
 
 
 class ConvBlock1d(nn.Module):

@@ -26,21 +26,7 @@ from torch import nn
 
 from bench.nn.attention import MultiHeadAttention, sinusoidal_positions, zero_padding
 from bench.nn.dropout import Dropout
-
-
-class MaskedBatchNorm1d(nn.Module):
-    """BatchNorm over channels of ``(B, T, C)`` whose statistics see only real steps."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.BatchNorm1d(channels)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        real = x[mask]  # (N_real, C)
-        if real.shape[0] == 0:
-            return torch.zeros_like(x)
-        normed = self.norm(real)
-        return normed.new_zeros(x.shape).index_put((mask,), normed)
+from bench.nn.norm import MaskedBatchNorm1d
 
 
 class FeedForward(nn.Sequential):
@@ -75,8 +61,11 @@ class ConvModule(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = F.glu(self.pointwise_in(self.pre_norm(x)), dim=-1)
         x = zero_padding(x, mask)
-        x = self.depthwise(x.transpose(1, 2)).transpose(1, 2)
-        x = self.norm(x, mask) if self.norm_kind == "batch" else self.norm(x)
+        x = self.depthwise(x.transpose(1, 2))  # (B, D, T)
+        if self.norm_kind == "batch":  # statistics over real steps only; padded steps zeroed after
+            x = zero_padding(self.norm(x, mask).transpose(1, 2), mask)
+        else:
+            x = self.norm(x.transpose(1, 2))
         return self.dropout(self.pointwise_out(F.silu(x)))
 
 
