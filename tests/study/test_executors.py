@@ -327,3 +327,65 @@ def test_ctrl_c_on_ray_kills_the_running_jobs_and_ends_every_run(store, ray_addr
     from mlflow.tracking import MlflowClient
 
     assert [MlflowClient(f"sqlite:///{home / 'mlflow.db'}").get_run(p).info.status for p in parent] == ["KILLED"]
+
+
+# -- --jobs auto -----------------------------------------------------------------------------
+def test_parse_jobs_reads_numbers_and_auto():
+    from bench.study.executors.local import AutoExecutor, parse_jobs
+
+    assert parse_jobs("auto") == 0 and parse_jobs(" AUTO ") == 0 and parse_jobs("3") == 3 and parse_jobs(2) == 2
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ConfigError, match="--jobs"):
+            parse_jobs(bad)
+    assert isinstance(make_executor("serial", 0), AutoExecutor)
+    assert isinstance(make_executor("auto", 1), AutoExecutor)
+
+
+def test_idle_cores_is_between_one_and_the_cores_this_process_may_use():
+    from bench.study.executors.local import free_cores, idle_cores
+
+    assert 1 <= idle_cores(0.05) <= free_cores()
+
+
+def _width_chosen(monkeypatch, jobs: list, idle: int, limit: int = 0) -> tuple[str, int]:
+    """Which executor AutoExecutor hands ``jobs`` to when ``idle`` cores are idle (nothing trains)."""
+    from bench.study.executors import local
+
+    chosen: list[tuple[str, int]] = []
+    monkeypatch.setattr(local, "idle_cores", lambda *a, **k: idle)
+    monkeypatch.setattr(local.SerialExecutor, "run", lambda self, jobs, done, on_epoch=None: chosen.append(("serial", 1)))
+    monkeypatch.setattr(local.ProcessExecutor, "run",
+                        lambda self, jobs, done, on_epoch=None: chosen.append(("processes", self.jobs)))
+    executor = local.AutoExecutor(limit)
+    executor.run(jobs, lambda *a: None)
+    assert executor.chosen == chosen[0][1]
+    return chosen[0]
+
+
+def test_auto_uses_one_process_per_idle_core_and_never_more_than_the_jobs_to_train(monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    jobs = [_job(key=f"key{i}", seed=i) for i in range(5)]
+    assert _width_chosen(monkeypatch, jobs, idle=2) == ("processes", 2)
+    assert _width_chosen(monkeypatch, jobs, idle=8) == ("processes", 5)
+    assert _width_chosen(monkeypatch, jobs, idle=8, limit=3) == ("processes", 3)
+    assert _width_chosen(monkeypatch, jobs, idle=1) == ("serial", 1)  # a busy neighbour: one at a time
+    assert _width_chosen(monkeypatch, jobs[:1], idle=4) == ("serial", 1)  # one job: no worker start-up
+
+
+def test_auto_counts_only_the_jobs_the_cache_lacks(monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    jobs = [_job(key=f"key{i}", seed=i) for i in range(3)]
+    for job in jobs[:2]:  # two already finished: only one left to train
+        (tmp_path / "results" / job.key).mkdir(parents=True)
+        (tmp_path / "results" / job.key / "result.json").write_text("{}")
+    assert _width_chosen(monkeypatch, jobs, idle=4) == ("serial", 1)
+
+
+@pytest.mark.slow
+def test_auto_gives_the_serial_numbers(models, store, serial_grid, tmp_path):
+    from bench.study.executors.local import AutoExecutor
+
+    executor = AutoExecutor(limit=2)
+    grid = _grid_in_own_home(models, store, executor, tmp_path / "home", "agree-auto")
+    assert executor.chosen == 2  # two folds to train per model: two processes
+    _assert_same(grid, serial_grid, "AutoExecutor")

@@ -115,7 +115,7 @@ class AutoExecutor:
     name = "auto"
 
     def __init__(self, limit: int = 0):
-        self.limit = limit  # at most this many processes; 0 = the idle cores
+        self.limit = limit  # this many processes instead of the idle cores (0: the idle cores)
         self.chosen: int | None = None  # how many ran at once (after run)
 
     def run(self, jobs: list[Job], done: Callable, on_epoch=None) -> None:
