@@ -6,8 +6,9 @@ trains for a few seconds. Each executor runs the whole grid from nothing (its ow
 ``BENCH_HOME``: no cached results; MLflow tracking on, as a user runs it), and the wall time
 includes starting its workers:
 
-* ``serial`` (this process, torch's default threads), ``processes_1`` (one worker process
-  with all cores' threads), ``processes_2`` (two workers of one thread each);
+* ``serial`` (this process, torch's default threads: ``train.threads = 0``), ``processes_1``
+  (one worker process with all cores' threads), ``processes_2`` (two workers of one thread
+  each, the default ``train.threads = 1``);
 * ``ray_local``: :class:`~bench.study.executors.ray.RayExecutor` starting a private Ray on
   this machine (1 CPU per job), connection and shutdown included.
 
@@ -44,13 +45,14 @@ def store(tmp_path_factory):
     return build_toy_store(tmp_path_factory.mktemp("executor_bench_store"))
 
 
-def _grid(store, executor, home, monkeypatch, folds: int, epochs: int):
-    """The grid on ``executor`` in a fresh BENCH_HOME: (wall seconds, results)."""
+def _grid(store, executor, home, monkeypatch, folds: int, epochs: int, threads: int = 1):
+    """The grid on ``executor`` in a fresh BENCH_HOME: (wall seconds, results). ``threads``:
+    each job's ``train.threads`` (0: every core its process may use)."""
     monkeypatch.setenv("BENCH_HOME", str(home))
     started = time.perf_counter()
     result = run("deiii", store=store, split=toy_scheme(store, folds), seeds=(0,), progress=False, console=Quiet(),
-                 overrides={**SMALL, "train.epochs": epochs, "train.batch_size": 8}, experiment_name="executor-bench",
-                 executor=executor)
+                 overrides={**SMALL, "train.epochs": epochs, "train.batch_size": 8, "train.threads": threads},
+                 experiment_name="executor-bench", executor=executor)
     seconds = time.perf_counter() - started
     assert all(r.finished and not r.cached for r in result.fold_results), [r.error for r in result.fold_results]
     return seconds, result.fold_results
@@ -68,8 +70,10 @@ def test_executor_speedups(benchmark, store, tmp_path, monkeypatch):
     from tests.support.ray_cluster import loopback_only
 
     wall = {}
-    wall["serial"], _ = _grid(store, SerialExecutor(), tmp_path / "serial", monkeypatch, FOLDS, EPOCHS)
-    wall["processes_1"], _ = _grid(store, ProcessExecutor(1), tmp_path / "p1", monkeypatch, FOLDS, EPOCHS)
+    # serial and processes_1 with every core's threads (train.threads 0): what N processes of one
+    # thread are measured against; processes_2 and Ray at the default train.threads = 1.
+    wall["serial"], _ = _grid(store, SerialExecutor(), tmp_path / "serial", monkeypatch, FOLDS, EPOCHS, threads=0)
+    wall["processes_1"], _ = _grid(store, ProcessExecutor(1), tmp_path / "p1", monkeypatch, FOLDS, EPOCHS, threads=0)
     wall["processes_2"], _ = _grid(store, ProcessExecutor(2), tmp_path / "p2", monkeypatch, FOLDS, EPOCHS)
     with loopback_only():  # a private Ray on 127.0.0.1 (and no token written to ~/.ray)
         wall["ray_local"], _ = _grid(store, RayExecutor(cpus_per_job=1), tmp_path / "ray", monkeypatch, FOLDS, EPOCHS)
