@@ -30,7 +30,10 @@ def closest(name: str, candidates, n: int = 3) -> list[str]:
 
 
 def parse_value(text: str) -> Any:
-    """Parse one override value as a TOML literal; fall back to the raw string."""
+    """Parse one override value as a TOML literal; fall back to the raw string. ``True`` /
+    ``FALSE`` are booleans too (TOML wants lowercase; a shell user types Python's spelling)."""
+    if text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -43,3 +43,11 @@ def test_unknown_nested_key():
 def test_stable_hash_depends_on_values_only():
     assert stable_hash(_Outer()) == stable_hash(to_dict(_Outer()))
     assert stable_hash(_Outer()) != stable_hash(apply_overrides(_Outer(), {"inner.lr": 0.5}))
+
+
+def test_parse_overrides_reads_python_spelled_booleans():
+    parsed = parse_overrides(["train.robustness=False", "b=TRUE", "c=true", "d=Falsey"])
+    assert parsed == {"train.robustness": False, "b": True, "c": True, "d": "Falsey"}
+    from bench.train.config import TrainConfig
+
+    assert apply_overrides(TrainConfig(), {"robustness": parsed["train.robustness"]}).robustness is False
