@@ -69,7 +69,7 @@ from torch import nn
 from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import safe_key_mask
-from bench.nn.dropout import dropout as apply_dropout
+from bench.nn.dropout import current_kernels, dropout as apply_dropout
 from bench.nn.frontends import build_audio_frontend, build_video_frontend
 from bench.models.registry import register_model
 
@@ -164,11 +164,26 @@ class Attention(nn.Module):
         def split(x: torch.Tensor) -> torch.Tensor:
             return x.view(b, x.shape[1], h, d // h).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(
-            split(self.q_proj(q)), split(self.k_proj(k)), split(self.v_proj(v)),
-            attn_mask=allowed[:, None], dropout_p=self.dropout if self.training else 0.0,
-        )
+        qh, kh, vh = split(self.q_proj(q)), split(self.k_proj(k)), split(self.v_proj(v))
+        p = self.dropout if self.training else 0.0
+        if p > 0 and current_kernels() == "fast":
+            out = self._explicit(qh, kh, vh, allowed, p)
+        else:
+            out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=allowed[:, None], dropout_p=p)
         return self.out_proj(out.transpose(1, 2).reshape(b, tq, d))
+
+    @staticmethod
+    def _explicit(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, p: float) -> torch.Tensor:
+        """SDPA's math, written out for ``train.kernels="fast"``: with a mask and dropout, SDPA
+        runs its math kernel and draws the dropout mask with ``bernoulli_`` (20% of an official-
+        setting training step on CPU); here the mask comes from :func:`bench.nn.dropout.dropout`.
+        A query that may attend to no key gets zero output, as SDPA's safe softmax gives."""
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+        weights = scores.masked_fill(~allowed[:, None], float("-inf")).softmax(dim=-1)
+        blind = ~allowed.any(dim=-1)  # (B, Tq)
+        if bool(blind.any()):
+            weights = weights.masked_fill(blind[:, None, :, None], 0.0)
+        return apply_dropout(weights, p, True) @ v
 
 
 class EncoderLayer(nn.Module):

@@ -166,3 +166,38 @@ def test_positions_only_in_cross_modal_encoders_by_default():
     assert model.audio_with_video.positions and model.video_with_audio.positions
     assert not any(m.positions for m in (model.audio_memory, model.video_memory, model.audio_aux, model.video_aux))
     assert AuxFormer(AuxFormerConfig(self_encoder_positions=True)).audio_aux.positions
+
+
+def test_fast_kernels_attention_is_sdpas_math_written_out():
+    """train.kernels="fast" writes SDPA's masked attention out so that its dropout mask comes
+    from bench.nn.dropout; without dropout both give the same output, blind queries included."""
+    from baselines.auxformer import Attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(3, 5, 7, 4, generator=g) for _ in range(3))
+    allowed = future_mask(torch.ones(3, 7, dtype=torch.bool), torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 7]).bool())
+    allowed = allowed & torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 7]).bool()[:, None, :]
+    allowed[2, 3] = False  # query 3 of clip 2 may attend to nothing
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
+    got = Attention._explicit(q, k, v, allowed, 0.0)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.equal(got[2, :, 3], torch.zeros_like(got[2, :, 3]))
+
+
+def test_fast_kernels_train_without_bernoulli_in_attention():
+    from torch.profiler import ProfilerActivity, profile
+
+    from bench.nn.dropout import use_kernels
+
+    torch.manual_seed(0)
+    model = AuxFormer(AuxFormerConfig(**RAW)).train()
+    batch = features_batch() | {"audio": torch.randn(2, 40, 16), "video": torch.rand(2, 6, 3, 32, 32)}
+
+    def bernoulli_calls(kernels: str) -> int:
+        with use_kernels(kernels), profile(activities=[ProfilerActivity.CPU]) as prof:
+            loss, _ = model.compute_loss(model(batch), batch)
+            loss.backward()
+        return sum(e.count for e in prof.key_averages() if e.key == "aten::bernoulli_")
+
+    assert bernoulli_calls("reference") > 0
+    assert bernoulli_calls("fast") == 0
