@@ -74,8 +74,10 @@ class TrainConfig:
     # hyper-parameters; the numbers for one seed differ (random stream, summation order).
     kernels: Kernels = "fast"
     # torch intra-op threads per training job on CPU. One thread per job and as many jobs at
-    # once as there are free cores (--jobs auto) is faster on 2-4 cores for these model sizes
-    # and, unlike threads chosen from the load, gives the same floats on any machine: a
+    # once as there are idle cores (--jobs auto) uses the cores about as well as one job with
+    # all of them (1.17-1.21x better on a 4-job DE-III grid on 2 quiet cores), does not collapse
+    # when another process is busy, and, unlike threads chosen from the load, gives the same
+    # floats on any machine: a
     # reduction split over 1 or 2 threads sums in another order (DE-III fold 1, one epoch:
     # train loss 5.424962679 at 2 threads vs 5.424963156 at 1). 0 = every core this process
     # may use (faster for one job alone on a big machine; numbers then depend on the machine).
