@@ -17,18 +17,11 @@ import bench.splits as splits
 from bench.models.registry import unregister_model
 from bench.report.compare import compare
 from bench.study.executors import ProcessExecutor, SerialExecutor
+from tests.support.console import LineConsole as Quiet
 from tests.support.study_models import OtherToy, register
 from tests.support.toy import ToyModel, build_toy_store, toy_scheme
 
 RECIPES = {"toy-a": {"epochs": 2, "batch_size": 8, "lr": 1e-2}, "toy-b": {"epochs": 2, "batch_size": 8, "lr": 3e-2}}
-
-
-class Quiet:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def print(self, text="", *args, **kwargs):
-        self.lines.append(str(text))
 
 
 class OneThreadSerial:

@@ -24,6 +24,7 @@ from bench.experiment import run
 from bench.models.registry import unregister_model
 from bench.study.executors import ProcessExecutor, SerialExecutor, make_executor
 from bench.study.executors.ray import RayExecutor
+from tests.support.console import LineConsole as Quiet
 from tests.support.signals import default_sigint
 from tests.support.toy import build_toy_store, toy_scheme
 from tests.support.grid_run import RECIPE as SLOW_RECIPE
@@ -31,16 +32,6 @@ from tests.support.study_models import CRASH_MARKER, SLEEP_FILE, CrashOnceToy, O
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = {"toy-a": {"epochs": 2, "batch_size": 8, "lr": 1e-2}, "toy-b": {"epochs": 2, "batch_size": 8, "lr": 3e-2}}
-
-
-class Quiet:
-    """A console that keeps what it is told (for messages the tests look for)."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def print(self, text="", *args, **kwargs):
-        self.lines.append(str(text))
 
 
 @pytest.fixture(scope="module")

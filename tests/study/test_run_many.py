@@ -18,18 +18,11 @@ from bench.errors import ConfigError
 from bench.experiment import RunSpec, run, run_many
 from bench.models.registry import unregister_model
 from bench.study.executors import SerialExecutor
+from tests.support.console import LineConsole as Lines
 from tests.support.study_models import OtherToy, register
 from tests.support.toy import ToyModel, build_toy_store, toy_scheme
 
 RECIPES = {"toy-a": {"epochs": 1, "batch_size": 8, "lr": 1e-2}, "toy-b": {"epochs": 1, "batch_size": 8, "lr": 3e-2}}
-
-
-class Lines:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def print(self, text="", *args, **kwargs):
-        self.lines.append(str(text))
 
 
 class Spy:

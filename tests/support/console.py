@@ -1,5 +1,6 @@
-"""A console for driver processes that tests watch: prints every line, and a marker line
-(``<MARKER> <fold>``) when a fold finishes, so a test knows when to send a signal."""
+"""Consoles for tests: :class:`LineConsole` keeps what it is told (for messages a test looks
+for); :class:`MarkerConsole`, for driver processes that tests watch, prints every line and a
+marker line (``<MARKER> <fold>``) when a fold finishes, so a test knows when to send a signal."""
 
 from __future__ import annotations
 
@@ -13,3 +14,13 @@ class MarkerConsole:
         print(text, flush=True)
         if text.startswith("fold ") and ": epoch" in text:
             print(f"{self.marker} {text.split()[1]}", flush=True)
+
+
+class LineConsole:
+    """Keeps every printed line in ``lines``."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def print(self, text="", *args, **kwargs):
+        self.lines.append(str(text))

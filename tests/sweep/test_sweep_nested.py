@@ -28,6 +28,7 @@ from bench.sweep.driver import SweepSettings, outer_study_name, sweep, worker_lo
 from bench.sweep.storage import open_storage
 from bench.train import loop
 from bench.train.result import FoldResult
+from tests.support.console import LineConsole as RecordingConsole
 from tests.support.toy import build_toy_store, register_toy_model
 
 MODEL = "toy_nested_model"
@@ -78,14 +79,6 @@ def _fake_fit(train_config, on_epoch) -> FoldResult:
     if on_epoch is not None:
         on_epoch(1, metrics)
     return FoldResult(val=metrics, best_epoch=1, history=[{"epoch": 1}])
-
-
-class RecordingConsole:
-    def __init__(self):
-        self.lines: list[str] = []
-
-    def print(self, text="", *args, **kwargs):
-        self.lines.append(str(text))
 
 
 class SpyExecutor:
