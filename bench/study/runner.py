@@ -177,7 +177,7 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
 
             metrics = (tracker.system_metrics(child, job.tracking.system_metrics) if tracker is not None
                        else contextlib.nullcontext())
-            with metrics, torch_threads(getattr(job.train_config, "threads", 0) or job.threads):
+            with metrics, torch_threads(job.train_config.threads or job.threads):
                 result = fit_fold(job.model, job.model_config, job.train_config, store, job.fold_ids, seed=job.seed,
                                   device=job.device, on_epoch=epoch_done, fold_name=job.fold.name)
             result.cache_key = job.key

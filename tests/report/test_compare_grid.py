@@ -7,7 +7,6 @@ MLflow runs (one parent per model, one child per job) are those of the serial ex
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ from tests.support.study_models import OtherToy, register
 from tests.support.toy import ToyModel, build_toy_store, toy_scheme
 
 RECIPES = {"toy-a": {"epochs": 2, "batch_size": 8, "lr": 1e-2}, "toy-b": {"epochs": 2, "batch_size": 8, "lr": 3e-2}}
-
-
-class OneThreadSerial:
-    """Serial, with one torch thread per job as the workers of ``ProcessExecutor(2)`` on two
-    cores have (so that reductions run in the same order)."""
-
-    def run(self, jobs, done, on_epoch=None):
-        SerialExecutor().run([dataclasses.replace(job, threads=1) for job in jobs], done, on_epoch)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +70,7 @@ def test_compare_hands_one_grid_to_the_worker_processes_and_matches_serial(toy_c
     assert all(r.finished and not r.cached for result in grid.results.values() for r in result.fold_results)
     assert (tmp_path / "jobs2" / "report" / "comparison.md").is_file()
 
-    serial = toy_compare(tmp_path / "serial", OneThreadSerial())
+    serial = toy_compare(tmp_path / "serial", SerialExecutor())  # one thread per job: train.threads
     assert list(grid.results) == list(serial.results) == ["toy-a", "toy-b"]
     for model in serial.results:
         assert [_numbers(r) for r in grid.results[model].fold_results] == \

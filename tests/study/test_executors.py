@@ -146,18 +146,11 @@ def _job(**changes):
 # -- the same numbers everywhere -------------------------------------------------------------
 def _grid_in_own_home(models, store, executor, home: Path, experiment: str) -> dict:
     """The grid with a BENCH_HOME of its own: with a shared result cache a later executor would
-    only read back an earlier one's results and agree trivially. One torch thread, as in the
-    workers, so that reductions run in the same order."""
-    import torch
-
-    threads = torch.get_num_threads()
+    only read back an earlier one's results and agree trivially. Every executor trains each job
+    with its train.threads (1), so reductions run in the same order everywhere."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BENCH_HOME", str(home))
-        torch.set_num_threads(1)
-        try:
-            grid = _grid(models, store, executor, experiment)
-        finally:
-            torch.set_num_threads(threads)
+        grid = _grid(models, store, executor, experiment)
     assert len(grid) == 4 and all(r.finished and not r.cached for r in grid.values()), "every job must train here"
     assert len(list((home / "results").iterdir())) == 4, "and be cached here"
     return grid

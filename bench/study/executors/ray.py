@@ -62,7 +62,6 @@ def _run_job(job: Job, gpus: float):
 
     from bench.study.runner import execute
 
-    torch.set_num_threads(job.threads)
     if gpus > 0 and torch.cuda.is_available():
         # Ray makes the GPUs it reserved for this task the only visible ones (cuda:0, ...), so
         # the driver's device (its own "cuda:1", or "cpu" on a head node without a GPU) is
