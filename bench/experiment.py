@@ -101,46 +101,25 @@ def run(
     model: str,
     dataset: str | None = None,
     *,
-    root: str | Path | None = None,
-    folds: int | None = None,
-    scheme: str | None = None,
-    seeds: Sequence[int] = (0,),
-    overrides: dict[str, Any] | None = None,
-    config: str | Path | None = None,
-    tracking_uri: str | None = None,
-    device: str = "auto",
-    experiment_name: str | None = None,
-    progress: bool = True,
-    workers: int | None = None,
-    store=None,
-    split=None,
-    track: bool = True,
-    console=None,
-    options: dict[str, Any] | None = None,
-    system_metrics: bool = True,
-    log_model: bool = False,
     jobs_in_parallel: int = 1,
     executor=None,
+    **options: Any,
 ) -> ExperimentResult:
     """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
 
-    ``store`` (a FeatureStore) and ``split`` (a SplitScheme) may be given directly instead of
-    ``dataset``/``root``/``scheme`` (sweeps and tests do). ``options`` are the corpus adapter's
-    options (``{"labels": "/data/msp_labels.csv"}``; see :func:`open_dataset`). ``workers`` sets the processes for
-    preparing features and the DataLoader workers. ``track=False`` skips MLflow;
-    ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run;
-    ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
+    ``options`` are :func:`plan_run`'s keywords (``root``, ``folds``, ``scheme``, ``seeds``,
+    ``overrides``, ``config``, ``store``/``split`` instead of ``dataset``/``root``/``scheme``,
+    ``track``, ``progress``, ``console``, ...), documented there once.
     ``jobs_in_parallel`` > 1 trains that many folds x seeds at once in worker processes;
     ``executor`` (see :mod:`bench.study.executors`) picks any other executor, e.g. Ray.
 
     It is :func:`plan_run`, the plan's jobs on the executor (:func:`run_plans`), then
     :func:`finish_run`; :func:`run_many` does the same for several runs in one grid.
     """
+    console = options.pop("console", None)
     console = console if console is not None else _default_console()
-    plan = plan_run(model, dataset, root=root, folds=folds, scheme=scheme, seeds=seeds, overrides=overrides,
-                    config=config, tracking_uri=tracking_uri, device=device, experiment_name=experiment_name,
-                    progress=progress, workers=workers, store=store, split=split, track=track, console=console,
-                    options=options, system_metrics=system_metrics, log_model=log_model)
+    progress = options.get("progress", True)
+    plan = plan_run(model, dataset, console=console, **options)
     results = run_plans([plan], _executor(executor, jobs_in_parallel), progress=progress, console=console)
     return finish_run(plan, results[0], console)
 
@@ -203,10 +182,18 @@ def plan_run(
     log_model: bool = False,
     name: str = "",
 ) -> RunPlan:
-    """Everything of :func:`run` before training (arguments as there): configs resolved, store
-    opened (prepared on first use), folds assigned, the MLflow parent run started and its
-    artifacts logged, notes and the run's header printed, and the jobs built (whether a job's
-    result is cached is the runner's business: :func:`bench.study.runner.execute`)."""
+    """Everything of :func:`run` before training: configs resolved, store opened (prepared on
+    first use), folds assigned, the MLflow parent run started and its artifacts logged, notes
+    and the run's header printed, and the jobs built (whether a job's result is cached is the
+    runner's business: :func:`bench.study.runner.execute`).
+
+    ``store`` (a FeatureStore) and ``split`` (a SplitScheme) may be given directly instead of
+    ``dataset``/``root``/``scheme`` (sweeps and tests do). ``options`` are the corpus adapter's
+    options (``{"labels": "/data/msp_labels.csv"}``; see :func:`open_dataset`). ``workers`` sets the processes for
+    preparing features and the DataLoader workers. ``track=False`` skips MLflow;
+    ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run;
+    ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
+    """
     console = console if console is not None else _default_console()
     plan = _prepare(model, dataset, root=root, folds=folds, scheme=scheme, seeds=seeds, overrides=overrides,
                     config=config, device=device, progress=progress, workers=workers, store=store, split=split,

@@ -14,8 +14,9 @@ import typer
 
 from bench.cli import app
 from bench.cli.common import console
-from bench.cli.manifest import OPTION_HELP, parse_options
-from bench.cli.run import CPUS_PER_JOB, EXECUTOR, GPUS_PER_JOB, JOBS, RAY_ADDRESS, executor_from_options, parse_seeds
+from bench.cli.manifest import parse_options
+from bench.cli.run import (CPUS_PER_JOB, DEVICE, EXECUTOR, FOLDS, GPUS_PER_JOB, JOBS, OPTIONS, PROGRESS, RAY_ADDRESS, ROOT,
+                           SCHEME, SEEDS, TEST, TRACKING_URI, executor_from_options, parse_seeds)
 from bench.errors import ConfigError
 
 
@@ -31,18 +32,18 @@ def compare_command(
     ctx: typer.Context,
     models: Optional[List[str]] = typer.Option(None, "--models", help="Models: --models deiii auxformer saf rja (or comma-separated)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset (default: synthetic)."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus."),
-    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
-    folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
-    seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 0,1,2."),
+    root: Optional[Path] = ROOT,
+    option: Optional[List[str]] = OPTIONS,
+    folds: Optional[int] = FOLDS,
+    scheme: Optional[str] = SCHEME,
+    seeds: Optional[List[str]] = SEEDS,
     study: Optional[Path] = typer.Option(None, "--study", help="Comparison study (models, overrides, reported rows)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override key=value for every model (train keys as train.key)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    tracking_uri: Optional[str] = TRACKING_URI,
+    device: str = DEVICE,
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/compare-<dataset>)."),
-    test: str = typer.Option("corrected_ttest", "--test", help="Paired test over (fold, seed): corrected_ttest (Nadeau & Bengio; default), ttest or wilcoxon."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    test: str = TEST,
+    progress: bool = PROGRESS,
     jobs: str = JOBS,
     executor: str = EXECUTOR,
     ray_address: Optional[str] = RAY_ADDRESS,
@@ -68,17 +69,17 @@ def ablate_command(
     model: str = typer.Option("deiii", "--model", "-m", help="Model to ablate."),
     study: Optional[Path] = typer.Option(None, "--study", help="Ablation study (default studies/ablation_<model>.toml)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset (default: the study's, else synthetic)."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus."),
-    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
-    folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme."),
-    seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds, e.g. --seeds 0,1,2."),
+    root: Optional[Path] = ROOT,
+    option: Optional[List[str]] = OPTIONS,
+    folds: Optional[int] = FOLDS,
+    scheme: Optional[str] = SCHEME,
+    seeds: Optional[List[str]] = SEEDS,
     variant: Optional[List[str]] = typer.Option(None, "--variant", help="Run only these variants (repeatable)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    tracking_uri: Optional[str] = TRACKING_URI,
+    device: str = DEVICE,
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/ablation-<model>-<dataset>)."),
-    test: str = typer.Option("corrected_ttest", "--test", help="Paired test over (fold, seed): corrected_ttest (Nadeau & Bengio; default), ttest or wilcoxon."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    test: str = TEST,
+    progress: bool = PROGRESS,
     jobs: str = JOBS,
     executor: str = EXECUTOR,
     ray_address: Optional[str] = RAY_ADDRESS,

@@ -33,6 +33,17 @@ def parse_seeds(values: list[str] | None, extra: list[str] | None = None) -> lis
     return seeds or [0]
 
 
+# Options shared by run, compare and ablate: one definition, one help text.
+ROOT = typer.Option(None, "--root", help="Folder holding the corpus (or the manifest CSV).")
+OPTIONS = typer.Option(None, "--option", help=OPTION_HELP)
+FOLDS = typer.Option(None, "--folds", help="Use the first K folds of the scheme.")
+SCHEME = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's).")
+SEEDS = typer.Option(None, "--seeds", help="Seeds: --seeds 0 1 2, --seeds 0,1,2 or repeated.")
+TRACKING_URI = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: local SQLite).")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+TEST = typer.Option("corrected_ttest", "--test", help="Paired test over (fold, seed): corrected_ttest (Nadeau & Bengio; default), ttest or wilcoxon.")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
+
 # Where the folds x seeds run (bench.study.executors); shared by run, compare and ablate.
 JOBS = typer.Option("auto", "--jobs", "-j", envvar="BENCH_JOBS",
                     help="Folds x seeds trained at once in worker processes on this machine: a number, or auto "
@@ -58,15 +69,15 @@ def run_command(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="Registered model name (see `bench models`)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="cremad, ravdess, mspimprov, manifest or synthetic (default)."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder holding the corpus (or the manifest CSV)."),
-    option: Optional[List[str]] = typer.Option(None, "--option", help=OPTION_HELP),
-    folds: Optional[int] = typer.Option(None, "--folds", help="Use the first K folds of the scheme."),
-    scheme: Optional[str] = typer.Option(None, "--scheme", help="Split scheme (default: the dataset's)."),
-    seeds: Optional[List[str]] = typer.Option(None, "--seeds", help="Seeds: --seeds 0 1 2, --seeds 0,1,2 or repeated."),
+    root: Optional[Path] = ROOT,
+    option: Optional[List[str]] = OPTIONS,
+    folds: Optional[int] = FOLDS,
+    scheme: Optional[str] = SCHEME,
+    seeds: Optional[List[str]] = SEEDS,
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override key=value (train keys as train.key)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Study file (TOML) with \\[model] and \\[train] tables."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: local SQLite)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    tracking_uri: Optional[str] = TRACKING_URI,
+    device: str = DEVICE,
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for preparing features and loading batches."),
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="MLflow experiment (default bench/<model>/<dataset>)."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow."),
@@ -78,7 +89,7 @@ def run_command(
     ray_address: Optional[str] = RAY_ADDRESS,
     cpus_per_job: float = CPUS_PER_JOB,
     gpus_per_job: float = GPUS_PER_JOB,
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool = PROGRESS,
 ) -> None:
     """Train MODEL on each fold x seed; select on validation speakers; score test speakers once."""
     from bench.config import parse_overrides
