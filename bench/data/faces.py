@@ -65,31 +65,26 @@ def detect_largest(
     patch instead of the whole pyramid on the whole frame. A miss there falls back to the
     full search, so tracking can lose the face but never invent one.
     """
-    import cv2
-
-    height, width = frame.shape[:2]
     if prior is not None:
         found = _search_near(frame, np.asarray(prior, dtype=np.float64))
         if found is not None:
             return found
-    scale = min(1.0, detect_width / width)
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if scale < 1.0:
-        grey = cv2.resize(grey, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    grey = cv2.equalizeHist(grey)
-    min_side = max(12, int(min_face_fraction * min(grey.shape)))
     # The speaker's face is large in every emotion corpus: starting the scale pyramid at a fifth
     # of the frame and stepping 20% per scale skips most of the cascade's work (the local
     # searches that follow step 10%, so the track's size is refined from the next probe on).
-    found = cascade().detectMultiScale(grey, scaleFactor=1.2, minNeighbors=3, minSize=(min_side, min_side))
-    if len(found) == 0:
-        return None
-    best = max(found, key=lambda box: box[2] * box[3])
-    return np.asarray(best, dtype=np.float64) / scale
+    return _largest_face(frame, detect_width, min_face_fraction, min_px=12, equalize=True, scale_factor=1.2,
+                         min_neighbors=3)
 
 
 def detect_thorough(frame: np.ndarray, detect_width: int = 256, min_face_fraction: float = 0.15) -> np.ndarray | None:
     """The largest face with the cascade's careful settings (slow; used only as a fallback)."""
+    return _largest_face(frame, detect_width, min_face_fraction, min_px=20, equalize=False, scale_factor=1.05,
+                         min_neighbors=4)
+
+
+def _largest_face(frame: np.ndarray, detect_width: int, min_face_fraction: float, *, min_px: int, equalize: bool,
+                  scale_factor: float, min_neighbors: int) -> np.ndarray | None:
+    """The cascade's largest face on a grey copy at most ``detect_width`` wide, in frame pixels."""
     import cv2
 
     height, width = frame.shape[:2]
@@ -97,8 +92,11 @@ def detect_thorough(frame: np.ndarray, detect_width: int = 256, min_face_fractio
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         grey = cv2.resize(grey, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    min_side = max(20, int(min_face_fraction * min(grey.shape)))
-    found = cascade().detectMultiScale(grey, scaleFactor=1.05, minNeighbors=4, minSize=(min_side, min_side))
+    if equalize:
+        grey = cv2.equalizeHist(grey)
+    min_side = max(min_px, int(min_face_fraction * min(grey.shape)))
+    found = cascade().detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbors,
+                                       minSize=(min_side, min_side))
     if len(found) == 0:
         return None
     best = max(found, key=lambda box: box[2] * box[3])

@@ -142,8 +142,11 @@ class CsvTable:
         return [self.lines[int(i)] for i in positions]
 
 
-def read_csv_table(path: str | Path, what: str = "CSV file") -> CsvTable:
+def read_csv_table(path: str | Path, what: str = "CSV file", required: tuple[str, ...] = ()) -> CsvTable:
     """Read ``path`` as a UTF-8 CSV with a header line; every defect is a :class:`ConfigError`.
+
+    ``required``: columns the header must name (a missing one is an error naming the file, the
+    missing columns and the ones it has).
 
     Named defects: the file is missing, a folder or unreadable; empty; binary (NUL bytes) or
     not UTF-8; a quote that is never closed, or text after a closing quote; a row with more
@@ -213,4 +216,7 @@ def read_csv_table(path: str | Path, what: str = "CSV file") -> CsvTable:
     if duplicated:
         raise ConfigError(f"{path}: line 1: columns {duplicated} appear more than once in the header")
     frame = pd.DataFrame(rows, columns=names, dtype=str) if rows else pd.DataFrame({n: pd.Series(dtype=str) for n in names})
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: lacks columns {missing}; has {list(frame.columns)}")
     return CsvTable(path, frame, lines)

@@ -140,10 +140,7 @@ def read_perceived(root: Path) -> dict[str, str]:
     path = root / "processedResults" / "summaryTable.csv"
     if not path.exists():
         raise ConfigError(f"label_source='perceived' needs {path} (CREMA-D's processedResults/summaryTable.csv)")
-    table = read_csv_table(path, "CREMA-D summary table").frame
-    missing = [c for c in ("FileName", "MultiModalVote") if c not in table.columns]
-    if missing:
-        raise ConfigError(f"{path}: lacks columns {missing}; has {list(table.columns)}")
+    table = read_csv_table(path, "CREMA-D summary table", required=("FileName", "MultiModalVote")).frame
     return dict(zip(table["FileName"].str.strip(), table["MultiModalVote"].str.strip()))
 
 

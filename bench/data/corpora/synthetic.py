@@ -66,10 +66,7 @@ def read_meta(root: Path, layout: str) -> pd.DataFrame:
     path = root / META_NAME
     if not path.exists():
         raise ConfigError(f"synthetic: {path} not found (the generator writes it beside the media)")
-    meta = read_csv_table(path, "synthetic corpus meta table").frame
-    missing = [c for c in ("clip_id", "class") if c not in meta.columns]
-    if missing:
-        raise ConfigError(f"{path}: missing columns {missing}; has {list(meta.columns)}")
+    meta = read_csv_table(path, "synthetic corpus meta table", required=("clip_id", "class")).frame
     meta["key"] = meta["clip_id"].map(lambda c: meta_key(c.strip(), layout))
     duplicated = meta["key"][meta["key"].duplicated()].tolist()
     if duplicated:

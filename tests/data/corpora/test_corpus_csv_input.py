@@ -129,3 +129,12 @@ def test_row_errors_name_lines(tmp_path):
     path.write_text("clip_id,speaker,video_path,label\na1,s1,media/a1.mp4,sad\na1,s2,media/b1.mp4,happy\n")
     with pytest.raises(ConfigError, match=r"my.csv: lines 2, 3: clip ids repeat \(a1\)"):
         build()
+
+
+def test_required_columns_are_named(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("FileName,Other\na,b\n")
+    with pytest.raises(ConfigError) as exc:
+        read_csv_table(path, "summary table", required=("FileName", "MultiModalVote"))
+    assert str(path) in str(exc.value) and "['MultiModalVote']" in str(exc.value) and "'Other'" in str(exc.value)
+    assert list(read_csv_table(path, required=("FileName",)).frame["FileName"]) == ["a"]
