@@ -9,7 +9,8 @@ Written from the official module definitions (dimensions and layer order), not c
 input is a sequence of L = 16 clip-level features per stream: audio 512-d, video a 7 x 7 map
 of 512 channels. In order:
 
-1. L2-normalise both streams (the video over its whole flattened 49 x 512 vector);
+1. L2-normalise both streams (the video over its whole flattened 49 x 512 vector;
+   ``feature_norm="rms"`` scales every normalised vector to unit RMS instead, see the class);
 2. audio BLSTM wrapper: 2-layer bidirectional LSTM (256 per direction, learned initial
    states), its input concatenated to its output -> dropout -> Linear(-> 512) -> L2-normalise;
 3. audio-guided spatial attention over the 49 video positions (guided by the LSTM audio),
@@ -128,6 +129,10 @@ class RJAConfig(ModelConfig):
     share_weights: bool = True  # one joint-attention module for all passes (paper) or one per pass (DCNLayer)
     head_hidden: int = 128  # hidden width of the output heads
     head_dropout: float = 0.6  # dropout in the output heads
+    # Every normalised vector (the input streams, each BLSTM wrapper's output) as the official
+    # unit vector ("l2"), or the same direction at unit RMS per element, i.e. times sqrt(width)
+    # ("rms"). See the class docstring: from raw inputs "l2" starves the LSTMs.
+    feature_norm: Literal["l2", "rms"] = "l2"
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,11 +164,22 @@ def resample(x: torch.Tensor, mask: torch.Tensor, segments: int) -> torch.Tensor
 # --------------------------------------------------------------------------------------------
 # building blocks of the official CAM
 # --------------------------------------------------------------------------------------------
-class BLSTMWrapper(nn.Module):
-    """Bidirectional LSTM with learned initial states; [input; output] -> dropout -> Linear -> L2."""
+def normalise(x: torch.Tensor, feature_norm: str) -> torch.Tensor:
+    """``x`` along its last axis as a unit vector ("l2", official) or at unit RMS ("rms": the
+    unit vector times sqrt(width), so each element stays O(1) however wide the vector)."""
+    if feature_norm not in ("l2", "rms"):
+        raise ConfigError(f"rja: feature_norm must be 'l2' or 'rms', got {feature_norm!r}")
+    x = F.normalize(x, dim=-1)
+    return x * math.sqrt(x.shape[-1]) if feature_norm == "rms" else x
 
-    def __init__(self, in_dim: int, out_dim: int, num_layers: int, dropout: float):
+
+class BLSTMWrapper(nn.Module):
+    """Bidirectional LSTM with learned initial states; [input; output] -> dropout -> Linear -> L2
+    (or unit RMS: ``feature_norm``)."""
+
+    def __init__(self, in_dim: int, out_dim: int, num_layers: int, dropout: float, feature_norm: str = "l2"):
         super().__init__()
+        self.feature_norm = feature_norm
         self.num_layers, self.half = num_layers, out_dim // 2
         self.rnn = nn.LSTM(in_dim, self.half, num_layers=num_layers, dropout=dropout,
                            bidirectional=True, batch_first=True)
@@ -178,7 +194,7 @@ class BLSTMWrapper(nn.Module):
         h0 = self.init_state[:n, None].expand(n, b, self.half).contiguous()
         c0 = self.init_state[n:, None].expand(n, b, self.half).contiguous()
         out, _ = self.rnn(x, (h0, c0))
-        return F.normalize(self.linear(self.dropout(torch.cat([x, out], dim=-1))), dim=-1)
+        return normalise(self.linear(self.dropout(torch.cat([x, out], dim=-1))), self.feature_norm)
 
 
 class AudioGuidedSpatialAttention(nn.Module):
@@ -289,6 +305,13 @@ class SpatialFrameCNN(nn.Module):
     paper="Praveen, Granger & Cardinal, Recursive Joint Attention for Audio-Visual Fusion in "
           "Regression Based Emotion Recognition, ICASSP 2023",
     code="https://github.com/praveena2j/RecurrentJointAttentionwithLSTMs",
+    dataset_presets={"synthetic": {
+        # Raw inputs on a CPU (see the class docstring): DE-III's synthetic width, unit-RMS
+        # normalised vectors and the other models' dropout, so the fusion model trains from
+        # scratch to convergence within the shared schedule.
+        "cpu": {"hidden": 128, "video_channels": 128, "raw_audio_embed_dim": 128, "frontend_channels": (16, 32, 64),
+                "feature_norm": "rms", "attention_dropout": 0.1, "head_dropout": 0.1},
+    }},
 )
 class RJA(AVModel):
     """Recursive joint cross-attention with LSTMs (Praveen et al., ICASSP 2023).
@@ -297,10 +320,33 @@ class RJA(AVModel):
     batch 64, 50 epochs, best epoch by validation CCC_V + CCC_A; from epoch 6 the script sets
     lr = 1e-3 * 0.8 ** ((epoch - 5) // 2), i.e. a step decay of 0.8 every 2 epochs from epoch 7;
     before that (its epochs 0-5, our 1-6) the optimiser runs at the config's 1e-4. The recipe
-    keeps that start (``warmup_epochs=6, warmup_lr=1e-4``): it is what lets the model learn.
-    Started at 1e-3, the bias-dominated, L2-normalised LSTM stack collapses to constant outputs
-    within a few dozen steps (measured on the synthetic corpus: training loss fixed at ln 6 for
-    20 epochs, i.e. chance); at 1e-4 the same steps learn (the reason RJA scored chance before).
+    keeps that start (``warmup_epochs=6, warmup_lr=1e-4``). Started at 1e-3 without gradient
+    clipping, the LSTM stack collapses to constant outputs within a few dozen steps.
+
+    From raw inputs (the synthetic corpus: face crops and log-mel, 144 training clips of 6
+    speakers a fold) the official sizes do not learn, and the cause is not a code bug: the
+    module equals the official one under copied weights (tests), and it fits one fixed batch
+    of 16 clips (loss 1.81 -> 0.29 in 40 Adam steps at 1e-3). Measured on fold 1, seed 0:
+
+    * at the official sizes (hidden 512, a 7 x 7 x 512 map: 17.3 M parameters with the frame
+      CNN) the training loss stays near ln 6 and the logits shrink (spread 0.14 -> 0.04 over
+      four epochs): the model settles on the class prior. With the audio zeroed the video path
+      alone stays near chance; with the video zeroed the audio path peaks at 0.38 validation UAR;
+    * the official L2 normalisation makes every element of the 25,088-wide video vector about
+      1 / sqrt(25088) = 0.006, so at initialisation the video moves the video LSTM's gate
+      pre-activations by about 0.005, small next to their recurrent and bias terms: a frozen pretrained backbone (the
+      official setting) hands the fusion model fixed features, a from-scratch frame CNN must
+      learn through that bottleneck;
+    * at DE-III's synthetic CPU width (hidden, map channels and log-mel embedding 128; frame
+      CNN 16-32-64, 1.13 M parameters) the official normalisation and dropout fit the training
+      clips slowly (training loss 1.80 until epoch 11, 0.75 when early stopping ended it at
+      epoch 26); with ``feature_norm="rms"`` and the other models' dropout of 0.1 the training
+      loss falls from epoch 3 and reaches 0.002 by epoch 30 (converged; selected epoch 20).
+
+    So the synthetic CPU preset (``dataset_presets`` below) is that last setting. It was chosen
+    from these training-loss curves and the widths of DE-III's preset; the fold-1 validation
+    and test scores of the variants were printed while probing, so fold 1 is not an untouched
+    test fold for this preset (a nested-tuned row is the clean comparison).
     """
 
     supports_variable_length = True  # streams are resampled to L segments from real steps only
@@ -329,14 +375,15 @@ class RJA(AVModel):
         else:
             self.audio_frontend, audio_width = None, c.audio_dim
 
-        self.audio_lstm = BLSTMWrapper(audio_width, c.hidden, c.lstm_layers, c.lstm_dropout)
+        normalise(torch.zeros(1), c.feature_norm)  # an unknown feature_norm fails here, not mid-training
+        self.audio_lstm = BLSTMWrapper(audio_width, c.hidden, c.lstm_layers, c.lstm_dropout, c.feature_norm)
         self.spatial_attention = AudioGuidedSpatialAttention(c.hidden, c.video_channels, c.video_spatial, c.hidden)
-        self.video_lstm = BLSTMWrapper(c.hidden, c.hidden, c.lstm_layers, c.lstm_dropout)
+        self.video_lstm = BLSTMWrapper(c.hidden, c.hidden, c.lstm_layers, c.lstm_dropout, c.feature_norm)
         passes = 1 if c.share_weights else c.num_passes
         self.joint_attention = nn.ModuleList(
             JointCrossAttention(c.hidden, c.hidden, c.seq_len, c.attention_dropout) for _ in range(passes)
         )
-        self.joint_lstm = BLSTMWrapper(2 * c.hidden, c.hidden, c.lstm_layers, 0.0)
+        self.joint_lstm = BLSTMWrapper(2 * c.hidden, c.hidden, c.lstm_layers, 0.0, c.feature_norm)
         if c.task in ("regression", "frame"):  # one 512 -> 128 -> 1 regressor per target (official)
             self.heads = nn.ModuleList(
                 regression_head(c.hidden, c.head_hidden, 1, c.head_dropout) for _ in range(c.num_outputs)
@@ -389,8 +436,8 @@ class RJA(AVModel):
         video, video_mask = self._video(batch)  # (B, L, P, C)
         audio = self._audio(batch)  # (B, L, D_a)
         b, length = video.shape[:2]
-        video = F.normalize(video.reshape(b, length, -1), dim=-1).view_as(video)
-        audio = F.normalize(audio, dim=-1)
+        video = normalise(video.reshape(b, length, -1), c.feature_norm).view_as(video)
+        audio = normalise(audio, c.feature_norm)
 
         audio = self.audio_lstm(audio)
         video, spatial_map = self.spatial_attention(video, audio)

@@ -173,3 +173,44 @@ def test_raw_inputs_regression_forward():
     with torch.no_grad():
         out = model(batch)
     assert out.logits["fused"].shape == (1, 2) and torch.isfinite(out.logits["fused"]).all()
+
+
+def test_rms_feature_norm_is_the_unit_vector_times_sqrt_width():
+    """feature_norm="rms" changes only the scale of every normalised vector: same weights, same
+    directions, each vector times sqrt(its width) (so the official "l2" stays the default)."""
+    from baselines.rja import normalise
+
+    x = torch.randn(3, 5, 40)
+    l2, rms = normalise(x, "l2"), normalise(x, "rms")
+    assert torch.allclose(l2.norm(dim=-1), torch.ones(3, 5), atol=1e-6)
+    assert torch.allclose(rms, l2 * 40 ** 0.5, atol=1e-6)
+    assert torch.allclose(rms.pow(2).mean(-1), torch.ones(3, 5), atol=1e-5)
+    assert RJAConfig().feature_norm == "l2"
+    a, b = small(), small(feature_norm="rms")
+    b.load_state_dict(a.state_dict())  # same parameters: the field adds none
+    batch = features_batch()
+    a.eval(), b.eval()
+    with torch.no_grad():
+        wa = a.audio_lstm(normalise(torch.randn(2, 16, 24, generator=torch.Generator().manual_seed(1)), "l2"))
+        wb = b.audio_lstm(normalise(torch.randn(2, 16, 24, generator=torch.Generator().manual_seed(1)), "l2"))
+        assert torch.allclose(wb, wa * 32 ** 0.5, atol=1e-5)
+        assert torch.isfinite(b(batch).logits["fused"]).all()
+    with pytest.raises(ConfigError, match="feature_norm"):
+        small(feature_norm="l1")
+
+
+def test_synthetic_cpu_preset_is_registered_with_the_model():
+    """The synthetic CPU preset the class docstring derives (DE-III's width, unit-RMS vectors,
+    dropout 0.1) is data of the model's registration, resolved for synthetic runs on a CPU only."""
+    from bench.study.resolve import dataset_presets, resolve_configs
+
+    presets = dataset_presets("rja", "synthetic")
+    assert presets["rja/cpu"]["hidden"] == 128 and presets["rja/cpu"]["feature_norm"] == "rms"
+    layers: dict = {}
+    config, _ = resolve_configs("rja", "synthetic", device_kind="cpu", layers=layers)
+    assert (config.hidden, config.feature_norm, config.attention_dropout, config.head_dropout) == (128, "rms", 0.1, 0.1)
+    assert layers["feature_norm"] == "preset synthetic/rja/cpu"
+    config, _ = resolve_configs("rja", "synthetic", device_kind="cuda")
+    assert (config.hidden, config.feature_norm) == (512, "l2")
+    model = create_model("rja", **{**RAW, **{k: v for k, v in presets["rja/cpu"].items() if k != "frontend_channels"}})
+    assert 0.5e6 < count_parameters(model) < 2e6
