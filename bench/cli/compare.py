@@ -27,6 +27,17 @@ def _names(values: list[str] | None, extra: list[str]) -> list[str]:
     return names
 
 
+def _split_extra(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Trailing bare words -> (model names, seeds): ``--models a b --seeds 1 2`` leaves ``b``,
+    ``2`` and the like to the command, and a whole number is a seed (no model is named one)."""
+    seeds = [token for token in extra if token.strip().isdigit()]
+    return [token for token in extra if token not in seeds], seeds
+
+
+def _seeds(values: list[str] | None, extra: list[str]) -> list[int] | None:
+    return parse_seeds(values, extra) if values or extra else None
+
+
 @app.command("compare", context_settings={"allow_extra_args": True})
 def compare_command(
     ctx: typer.Context,
@@ -53,19 +64,21 @@ def compare_command(
     """Run what is missing for each model on the shared folds; write the comparison report."""
     from bench.report.compare import compare
 
-    names = _names(models, list(ctx.args))
+    extra, extra_seeds = _split_extra(list(ctx.args))
+    names = _names(models, extra)
     if not names and study is None:
         raise ConfigError("give --models or --study")
     from bench.config import parse_overrides
 
-    compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None, study=study,
+    compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds), study=study,
             common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
             progress=progress, console=console,
             executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
 
 
-@app.command("ablate")
+@app.command("ablate", context_settings={"allow_extra_args": True})
 def ablate_command(
+    ctx: typer.Context,
     model: str = typer.Option("deiii", "--model", "-m", help="Model to ablate."),
     study: Optional[Path] = typer.Option(None, "--study", help="Ablation study (default studies/ablation_<model>.toml)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset (default: the study's, else synthetic)."),
@@ -89,6 +102,9 @@ def ablate_command(
     """Train each ablation variant on the same folds; write the ablation table and figures."""
     from bench.report.ablation import ablate
 
-    ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=parse_seeds(seeds) if seeds else None,
+    extra, extra_seeds = _split_extra(list(ctx.args))
+    if extra:
+        raise ConfigError(f"unexpected argument(s) {' '.join(extra)}: ablate takes one --model")
+    ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds),
            variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,
            executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
