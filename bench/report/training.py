@@ -13,7 +13,13 @@ write, next to their score tables, one row per model (or ablation variant) with
   --nested``), or with a configuration whose tuning saw some folds' test speakers (leakage);
 - the epochs each fold x seed ran, the epoch it selected, how many runs selected their last
   epoch without stopping early, and the wall time per run;
-- ``undertrained``: more than :data:`UNDERTRAINED_SHARE` of the runs selected their last epoch.
+- the model settings that differ from the model's own defaults (a preset's sizes, a study's
+  or a sweep's values) and the layer that set each, so a row's configuration is never hidden;
+- ``undertrained``: more than :data:`UNDERTRAINED_SHARE` of the runs selected their last epoch;
+- ``not_fitted`` (classification rows): the mean training loss of the last epoch each run
+  trained is above :data:`NOT_FITTED_SHARE` of ln C, the loss of predicting the uniform
+  distribution: the model had not fitted its own training clips when training stopped, which
+  the selected-epoch rule misses when early stopping ends a slow learner during a plateau.
 
     frame = training_frame(results)               # results: {row: ExperimentResult}
     bundle.table(training_table(frame), "training")
@@ -43,6 +49,12 @@ from bench.report.tables import Cell, Table
 # judges.
 UNDERTRAINED_SHARE = Fraction(1, 3)
 
+# The fixed rule for "not fitted" (classification rows): the mean over runs of the last epoch's
+# training loss (cross-entropy) is above this share of ln C, the loss of a model that predicts
+# the uniform distribution over C classes. A model that has fitted its training clips sits far
+# below it; one above it had barely left the prior. Fixed here, never fitted to the runs it judges.
+NOT_FITTED_SHARE = Fraction(1, 2)
+
 # The training settings shown, in order (TrainConfig fields; "warmup" stands for
 # warmup_epochs and warmup_lr together).
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "patience", "scheduler", "warmup")
@@ -50,8 +62,9 @@ _LAYER_KEY = {"warmup": "warmup_epochs"}  # the layer that set warm-up is the on
 _NESTED = re.compile(r"nested-tuned \(fold (.+)\)$")
 
 COLUMNS = (*SETTINGS,
-           "set_by", "tuning", "runs", "epochs_run_mean", "epochs_run_min", "epochs_run_max", "selected_mean",
-           "selected_min", "selected_max", "selected_last", "seconds_mean", "undertrained")
+           "set_by", "model_settings", "tuning", "runs", "epochs_run_mean", "epochs_run_min", "epochs_run_max",
+           "selected_mean", "selected_min", "selected_max", "selected_last", "final_loss_mean", "final_loss_min",
+           "final_loss_max", "chance_loss", "seconds_mean", "undertrained", "not_fitted")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,6 +132,36 @@ def _settings(result) -> tuple[dict[str, Any], str]:
     return values, "; ".join(f"{layer}: {', '.join(keys)}" for layer, keys in ordered)
 
 
+def _model_configs(result) -> list[tuple[dict, dict]]:
+    """(model settings, layers) of every configuration the row ran (see :func:`_train_configs`)."""
+    fold_configs = getattr(result, "fold_configs", None) or {}
+    base_layers = dict(getattr(result, "layers", {}) or {})
+    if fold_configs:
+        return [(dict(c.get("model", {})), dict(c.get("layers") or base_layers)) for c in fold_configs.values()]
+    return [(dict((getattr(result, "resolved_config", {}) or {}).get("model", {})), base_layers)]
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_value_text(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def model_settings_text(result) -> str:
+    """The model settings some layer set (not the model's own defaults), grouped by that layer,
+    lowest precedence first: ``preset synthetic/rja/cpu: hidden 128, feature_norm rms``. Values
+    that differ between a nested-tuned row's folds are joined by "/"."""
+    configs = _model_configs(result)
+    keys = list(dict.fromkeys(k for _, layers in configs for k in layers if not k.startswith("train.")))
+    by_layer: dict[str, list[str]] = {}
+    for key in keys:
+        values = list(dict.fromkeys(_value_text(model.get(key, "?")) for model, _ in configs))
+        source = _source([layers.get(key, "default") for _, layers in configs])
+        by_layer.setdefault(source, []).append(f"{key} {'/'.join(values)}")
+    ordered = sorted(by_layer.items(), key=lambda item: _layer_rank(item[0]))
+    return "; ".join(f"{layer}: {', '.join(items)}" for layer, items in ordered) or "the model's defaults"
+
+
 def _config_name(result) -> str:
     config = str(getattr(result, "config", "") or "")
     if config:
@@ -182,6 +225,13 @@ def _stats(values: list[float]) -> tuple[float, float, float]:
     return float(np.mean(values)), float(min(values)), float(max(values))
 
 
+def _chance_loss(result, runs) -> float:
+    """ln C for a classification row (C = the runs' class count); NaN for other tasks."""
+    task = ((getattr(result, "resolved_config", {}) or {}).get("model", {}) or {}).get("task")
+    classes = max((len(getattr(r, "labels", None) or []) for r in runs), default=0)
+    return math.log(classes) if task == "classification" and classes > 1 else math.nan
+
+
 def training_frame(results: Mapping[str, Any], row_key: str = "model") -> pd.DataFrame:
     """One row per entry of ``results`` ({row name: ExperimentResult}): the settings that decide
     its numbers and the layer that set each, how it was tuned, the epochs its finished
@@ -195,15 +245,21 @@ def training_frame(results: Mapping[str, Any], row_key: str = "model") -> pd.Dat
         ran = _stats([float(len(r.history)) for r in trained])
         chosen = _stats([float(r.best_epoch) for r in trained if getattr(r, "best_epoch", 0)])
         last = sum(selected_last(result, r) for r in finished)
+        final = _stats([float(r.history[-1]["train_loss"]) for r in trained if "train_loss" in r.history[-1]])
+        chance = _chance_loss(result, trained)
         seconds = [float(getattr(r, "seconds", math.nan)) for r in finished]
         seconds = [s for s in seconds if not math.isnan(s)]
         values = {key: (_show(key, value) if key == "warmup" else value) for key, value in values.items()}
         rows.append({row_key: name, "model": getattr(result, "model", name), **values, "set_by": set_by,
-                     "tuning": tuning_text(result), "runs": len(finished),
+                     "model_settings": model_settings_text(result), "tuning": tuning_text(result), "runs": len(finished),
                      "epochs_run_mean": ran[0], "epochs_run_min": ran[1], "epochs_run_max": ran[2],
                      "selected_mean": chosen[0], "selected_min": chosen[1], "selected_max": chosen[2],
-                     "selected_last": int(last), "seconds_mean": float(np.mean(seconds)) if seconds else math.nan,
-                     "undertrained": bool(finished) and last > UNDERTRAINED_SHARE * len(finished)})
+                     "selected_last": int(last), "final_loss_mean": final[0], "final_loss_min": final[1],
+                     "final_loss_max": final[2], "chance_loss": chance,
+                     "seconds_mean": float(np.mean(seconds)) if seconds else math.nan,
+                     "undertrained": bool(finished) and last > UNDERTRAINED_SHARE * len(finished),
+                     "not_fitted": not math.isnan(chance) and not math.isnan(final[0])
+                                   and final[0] > float(NOT_FITTED_SHARE) * chance})
     columns = [row_key] + (["model"] if row_key != "model" else []) + list(COLUMNS)
     return pd.DataFrame(rows, columns=columns)
 
@@ -232,6 +288,7 @@ def _settings_text(row: Mapping[str, Any]) -> str:
 
 
 UNDERTRAINED_MARKER = "‡"
+NOT_FITTED_MARKER = "§"
 
 
 def caption(row_label: str = "model") -> str:
@@ -244,7 +301,12 @@ def caption(row_label: str = "model") -> str:
             "Epochs run and Selected epoch: over the finished fold × seed runs, the mean with (min–max). Selected = "
             "last: runs whose selected epoch is the last epoch trained without early stopping, out of the runs. "
             f"{UNDERTRAINED_MARKER}: likely undertrained, marked when more than {share.numerator}/{share.denominator} "
-            "of the runs selected their last epoch (a fixed rule); its scores may rise with a longer schedule. s / run: "
+            "of the runs selected their last epoch (a fixed rule); its scores may rise with a longer schedule. Model "
+            "settings: the model's settings that a layer changed from the model's own defaults (sizes of a preset, "
+            "values of a study or a sweep). Final train loss: the training loss of the last epoch each run trained, "
+            f"mean (min–max); {NOT_FITTED_MARKER}: not fitted, marked on a classification row when that mean is above "
+            f"{NOT_FITTED_SHARE.numerator}/{NOT_FITTED_SHARE.denominator} of ln C, the loss of predicting the uniform "
+            "distribution over C classes (a fixed rule): the model had not fitted its own training clips. s / run: "
             "mean wall seconds per fold × seed run (as first trained, also for cached runs).")
 
 
@@ -256,14 +318,19 @@ def training_table(frame: pd.DataFrame, *, label: str = "tab:training") -> Table
         flagged = bool(row["undertrained"])
         last = f"{int(row['selected_last'])}/{int(row['runs'])}"
         seconds = "–" if math.isnan(row["seconds_mean"]) else f"{row['seconds_mean']:.1f}"
-        rows.append([Cell(str(row[row_key])), Cell(_settings_text(row)), Cell(str(row["set_by"])), Cell(str(row["tuning"])),
+        unfit = bool(row["not_fitted"])
+        rows.append([Cell(str(row[row_key])), Cell(_settings_text(row)), Cell(str(row["set_by"])),
+                     Cell(str(row["model_settings"])), Cell(str(row["tuning"])),
                      Cell(str(int(row["runs"]))),
                      Cell(_range(row["epochs_run_mean"], row["epochs_run_min"], row["epochs_run_max"])),
                      Cell(_range(row["selected_mean"], row["selected_min"], row["selected_max"])),
-                     Cell(last, bold=flagged, marker=UNDERTRAINED_MARKER if flagged else ""), Cell(seconds)])
-    header = [row_key.capitalize(), "Settings", "Set by", "Tuning", "Runs", "Epochs run", "Selected epoch", "Selected = last", "s / run"]
-    notes = [f"{UNDERTRAINED_MARKER} {line}" for line in undertrained_warnings(frame)]
-    return Table(kind="training", header=header, align="l" + "p{4.6cm}" * 3 + "rrrrr", rows=rows, reported=[],
+                     Cell(last, bold=flagged, marker=UNDERTRAINED_MARKER if flagged else ""),
+                     Cell(_loss_range(row), bold=unfit, marker=NOT_FITTED_MARKER if unfit else ""), Cell(seconds)])
+    header = [row_key.capitalize(), "Settings", "Set by", "Model settings", "Tuning", "Runs", "Epochs run", "Selected epoch",
+              "Selected = last", "Final train loss", "s / run"]
+    notes = ([f"{UNDERTRAINED_MARKER} {line}" for line in undertrained_warnings(frame)]
+             + [f"{NOT_FITTED_MARKER} {line}" for line in not_fitted_warnings(frame)])
+    return Table(kind="training", header=header, align="l" + "p{4.2cm}" * 4 + "rrrrrr", rows=rows, reported=[],
                  caption=caption(row_key), label=label, notes=notes, data=frame.reset_index(drop=True))
 
 
@@ -276,6 +343,24 @@ def undertrained_warnings(frame: pd.DataFrame) -> list[str]:
                      f"(epochs {_show('epochs', row['epochs'])}, no early stop): likely undertrained; train longer "
                      "(train.epochs / train.patience) before comparing")
     return lines
+
+
+def _loss_range(row: Mapping[str, Any]) -> str:
+    mean, low, high = row["final_loss_mean"], row["final_loss_min"], row["final_loss_max"]
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.3f}" if low == high else f"{mean:.3f} ({low:.3f}–{high:.3f})"
+
+
+def not_fitted_warnings(frame: pd.DataFrame) -> list[str]:
+    """One line per classification row that had not fitted its training clips (see the module doc)."""
+    row_key = _row_key(frame)
+    share = NOT_FITTED_SHARE
+    return [f"{row[row_key]}: mean final training loss {row['final_loss_mean']:.2f} is above {share.numerator}/"
+            f"{share.denominator} of ln C = {row['chance_loss']:.2f} (predicting the uniform distribution): it had not "
+            "fitted its training clips when training stopped; likely undertrained (a longer schedule, or a recipe that "
+            "converges on this data) before comparing"
+            for _, row in frame[frame["not_fitted"].astype(bool)].iterrows()]
 
 
 def leakage_warnings(frame: pd.DataFrame) -> list[str]:
@@ -291,7 +376,7 @@ def write_training_report(results: Mapping[str, Any], bundle, say, *, row_key: s
     the bundle's index. Returns the table's {format: path}."""
     frame = training_frame(results, row_key=row_key)
     paths = bundle.table(training_table(frame, label=label), "training", description="How each row was configured, tuned and trained")
-    for line in undertrained_warnings(frame):
+    for line in undertrained_warnings(frame) + not_fitted_warnings(frame):
         say(line)
         bundle.note(line)
     for line in leakage_warnings(frame):

@@ -146,7 +146,8 @@ def test_the_table_renders_to_markdown_latex_and_csv(tmp_path):
     table = TR.training_table(TR.training_frame(results), label="tab:training-synthetic")
     md = to_markdown(table)
     assert "more than 1/3 of the runs selected their last epoch (a fixed rule)" in md
-    assert "| Model | Settings | Set by | Tuning | Runs | Epochs run | Selected epoch | Selected = last | s / run |" in md
+    assert ("| Model | Settings | Set by | Model settings | Tuning | Runs | Epochs run | Selected epoch | Selected = last "
+            "| Final train loss | s / run |") in md
     aux = next(line for line in md.splitlines() if line.startswith("| auxformer"))
     assert "| **12/15**‡ |" in aux and "| 18.2 (11–20) |" in aux and "adam, lr 0.0001, batch 16, 20 epochs, patience 0" in aux
     deiii = next(line for line in md.splitlines() if line.startswith("| deiii"))
@@ -240,3 +241,49 @@ def test_ablate_writes_the_training_table_and_warns_in_the_index(tmp_path, fake_
     assert not any(line.startswith("[yellow]warning:[/] full:") for line in console.lines)
     head = (out / "index.md").read_text().partition("## Regenerate")[0]
     assert f"- **warning:** {warning}" in head and "full:" not in head
+
+
+
+# -- model settings and the not-fitted rule ---------------------------------------------------------
+
+
+def _losses(name: str, final: list[float], *, task="classification", labels=None) -> ExperimentResult:
+    runs = []
+    for i, loss in enumerate(final):
+        r = fold_result(i + 1, 0, ran=12, best=6)
+        r.history[-1]["train_loss"] = loss
+        r.labels = labels or ["a", "b", "c", "d", "e", "f"]
+        runs.append(r)
+    result = experiment_result(name, runs, patience=6)
+    result.resolved_config["model"]["task"] = task
+    return result
+
+
+def test_a_classification_row_that_never_fitted_its_training_clips_is_flagged():
+    """ln 6 = 1.79; the fixed rule marks a mean final training loss above half of it (0.896)."""
+    results = {name: _losses(name, final, **kw) for name, final, kw in [
+        ("slow", [1.68, 1.55, 1.43, 1.07, 1.21], {}), ("fit", [0.77, 0.64, 0.06, 0.06, 0.01], {}),
+        ("edge", [0.89] * 5, {}), ("regression", [1.7] * 5, {"task": "regression"})]}
+    frame = TR.training_frame(results).set_index("model")
+    assert frame["not_fitted"].to_dict() == {"slow": True, "fit": False, "edge": False, "regression": False}
+    assert frame.loc["slow", "final_loss_mean"] == pytest.approx(1.388)
+    assert frame.loc["slow", "chance_loss"] == pytest.approx(1.7918, abs=1e-4)
+    assert frame.loc["slow", "undertrained"] == False  # noqa: E712 - early stopping hid it from the epoch rule
+    md = to_markdown(TR.training_table(frame.reset_index()))
+    slow = next(line for line in md.splitlines() if line.startswith("| slow"))
+    assert "| **1.388 (1.070–1.680)**§ |" in slow
+    assert ("> § slow: mean final training loss 1.39 is above 1/2 of ln C = 1.79 (predicting the uniform "
+            "distribution): it had not fitted its training clips") in md
+
+
+def test_model_settings_name_every_non_default_value_and_its_layer():
+    result = experiment_result("rja", grid(0), layers={"hidden": "preset synthetic/rja/cpu",
+                                                       "feature_norm": "preset synthetic/rja/cpu",
+                                                       "num_passes": "override", "train.lr": "recipe"})
+    result.resolved_config["model"].update({"hidden": 128, "feature_norm": "rms", "num_passes": 2,
+                                            "frontend_channels": (16, 32)})
+    assert TR.model_settings_text(result) == ("preset synthetic/rja/cpu: hidden 128, feature_norm rms; "
+                                             "override: num_passes 2")
+    result.layers["frontend_channels"] = "preset synthetic/rja/cpu"
+    assert "frontend_channels (16, 32)" in TR.model_settings_text(result)
+    assert TR.model_settings_text(experiment_result("deiii", grid(0))) == "the model's defaults"
