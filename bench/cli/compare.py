@@ -73,7 +73,7 @@ def compare_command(
     compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds), study=study,
             common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
             progress=progress, console=console,
-            executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
+            executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides))
 
 
 @app.command("ablate", context_settings={"allow_extra_args": True})

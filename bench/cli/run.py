@@ -55,8 +55,18 @@ CPUS_PER_JOB = typer.Option(1.0, "--cpus-per-job", help="CPUs a Ray job reserves
 GPUS_PER_JOB = typer.Option(0.0, "--gpus-per-job", help="GPUs a Ray job reserves (fractions share a GPU).")
 
 
-def executor_from_options(kind: str, jobs: str | int, ray_address: str | None, cpus_per_job: float, gpus_per_job: float):
-    """The executor the flags ask for (``bench.study.executors``)."""
+def executor_from_options(kind: str, jobs: str | int, ray_address: str | None, cpus_per_job: float, gpus_per_job: float,
+                          overrides: list[str] | None = None):
+    """The executor the flags ask for (``bench.study.executors``).
+
+    ``--cpus-per-job N`` reserves N CPUs per Ray task, but a job trains with ``train.threads``
+    torch threads (1 unless set; part of the result's key, so numbers never depend on where a
+    job ran): the note says so instead of leaving N - 1 reserved cores idle unannounced."""
+    threads_set = any(str(o).replace(" ", "").startswith("train.threads=") for o in overrides or [])
+    if kind == "ray" and cpus_per_job >= 2 and not threads_set:
+        console.print(f"[yellow]note:[/] --cpus-per-job {cpus_per_job:g} reserves {cpus_per_job:g} CPUs per job, but each "
+                      "job trains with train.threads torch threads (1 unless set); add --set "
+                      f"train.threads={int(cpus_per_job)} (or set it in the study's [train]) to use them")
     from bench.study.executors import make_executor
     from bench.study.executors.local import parse_jobs
 
@@ -115,7 +125,7 @@ def run_command(
         track=track,
         system_metrics=system_metrics,
         log_model=log_model,
-        executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job),
+        executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides),
         console=console,
         options=parse_options(option),
     )

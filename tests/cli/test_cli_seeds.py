@@ -7,7 +7,9 @@ import importlib
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
+from bench.cli import _load_commands, app
+
+_load_commands()
 
 
 class Captured(Exception):
@@ -44,3 +46,21 @@ def test_ablate_takes_bare_seeds_and_refuses_other_words(monkeypatch):
     assert kwargs["seeds"] == [0, 1, 2]
     result = CliRunner().invoke(app, ["ablate", "--model", "deiii", "saf"])
     assert result.exit_code != 0 and "saf" in str(result.exception or result.output)
+
+
+def test_ray_cpus_per_job_without_threads_is_announced(monkeypatch):
+    """--cpus-per-job 4 reserves 4 CPUs, but a job trains with train.threads threads (1 unless
+    set): the command says so, unless the overrides set train.threads."""
+    pytest.importorskip("ray")
+    import bench.cli.run as run_cli
+    from tests.support.console import LineConsole
+
+    console = LineConsole()
+    monkeypatch.setattr(run_cli, "console", console)
+    executor = run_cli.executor_from_options("ray", "1", None, 4.0, 0.0)
+    assert executor.cpus_per_job == 4.0
+    assert any("--cpus-per-job 4 reserves 4 CPUs" in line and "train.threads=4" in line for line in console.lines)
+    console.lines.clear()
+    run_cli.executor_from_options("ray", "1", None, 4.0, 0.0, ["train.threads=4"])
+    run_cli.executor_from_options("ray", "1", None, 1.0, 0.0)
+    assert console.lines == []
