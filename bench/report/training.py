@@ -71,14 +71,14 @@ COLUMNS = (*SETTINGS,
 # how each row was configured
 
 
-def _train_configs(result) -> list[tuple[dict, dict]]:
-    """(train settings, layers) of every configuration the row ran: one per fold for a
-    nested-tuned run, else the run's single resolved configuration."""
+def _configs(result, part: str = "train") -> list[tuple[dict, dict]]:
+    """(``part`` settings: "train" or "model", layers) of every configuration the row ran: one
+    per fold for a nested-tuned run, else the run's single resolved configuration."""
     fold_configs = getattr(result, "fold_configs", None) or {}
     base_layers = dict(getattr(result, "layers", {}) or {})
     if fold_configs:
-        return [(dict(c.get("train", {})), dict(c.get("layers") or base_layers)) for c in fold_configs.values()]
-    return [(dict((getattr(result, "resolved_config", {}) or {}).get("train", {})), base_layers)]
+        return [(dict(c.get(part, {})), dict(c.get("layers") or base_layers)) for c in fold_configs.values()]
+    return [(dict((getattr(result, "resolved_config", {}) or {}).get(part, {})), base_layers)]
 
 
 def _setting(train: Mapping[str, Any], key: str) -> Any:
@@ -119,7 +119,7 @@ def _source(layer_sets: list[str]) -> str:
 def _settings(result) -> tuple[dict[str, Any], str]:
     """The shown settings ({key: value, or the per-fold values joined by "/"}) and the "set by"
     text: keys grouped by the layer that set them, lowest precedence first."""
-    configs = _train_configs(result)
+    configs = _configs(result, "train")
     values: dict[str, Any] = {}
     by_layer: dict[str, list[str]] = {}
     for key in SETTINGS:
@@ -132,15 +132,6 @@ def _settings(result) -> tuple[dict[str, Any], str]:
     return values, "; ".join(f"{layer}: {', '.join(keys)}" for layer, keys in ordered)
 
 
-def _model_configs(result) -> list[tuple[dict, dict]]:
-    """(model settings, layers) of every configuration the row ran (see :func:`_train_configs`)."""
-    fold_configs = getattr(result, "fold_configs", None) or {}
-    base_layers = dict(getattr(result, "layers", {}) or {})
-    if fold_configs:
-        return [(dict(c.get("model", {})), dict(c.get("layers") or base_layers)) for c in fold_configs.values()]
-    return [(dict((getattr(result, "resolved_config", {}) or {}).get("model", {})), base_layers)]
-
-
 def _value_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "(" + ", ".join(_value_text(v) for v in value) + ")"
@@ -151,7 +142,7 @@ def model_settings_text(result) -> str:
     """The model settings some layer set (not the model's own defaults), grouped by that layer,
     lowest precedence first: ``preset synthetic/rja/cpu: hidden 128, feature_norm rms``. Values
     that differ between a nested-tuned row's folds are joined by "/"."""
-    configs = _model_configs(result)
+    configs = _configs(result, "model")
     keys = list(dict.fromkeys(k for _, layers in configs for k in layers if not k.startswith("train.")))
     by_layer: dict[str, list[str]] = {}
     for key in keys:
