@@ -103,23 +103,23 @@ def run(
     *,
     jobs_in_parallel: int = 1,
     executor=None,
-    **options: Any,
+    **plan_options: Any,
 ) -> ExperimentResult:
     """Train and score ``model`` on every fold (the first ``folds``) x seed; see the module doc.
 
-    ``options`` are :func:`plan_run`'s keywords (``root``, ``folds``, ``scheme``, ``seeds``,
-    ``overrides``, ``config``, ``store``/``split`` instead of ``dataset``/``root``/``scheme``,
-    ``track``, ``progress``, ``console``, ...), documented there once.
+    ``plan_options`` are :func:`plan_run`'s keywords (``root``, ``folds``, ``scheme``, ``seeds``,
+    ``overrides``, ``config``, ``options`` (the corpus adapter's), ``store``/``split`` instead of
+    ``dataset``/``root``/``scheme``, ``track``, ``progress``, ``console``, ...), documented there once.
     ``jobs_in_parallel`` > 1 trains that many folds x seeds at once in worker processes;
     ``executor`` (see :mod:`bench.study.executors`) picks any other executor, e.g. Ray.
 
     It is :func:`plan_run`, the plan's jobs on the executor (:func:`run_plans`), then
     :func:`finish_run`; :func:`run_many` does the same for several runs in one grid.
     """
-    console = options.pop("console", None)
+    console = plan_options.pop("console", None)
     console = console if console is not None else _default_console()
-    progress = options.get("progress", True)
-    plan = plan_run(model, dataset, console=console, **options)
+    progress = plan_options.get("progress", True)
+    plan = plan_run(model, dataset, console=console, **plan_options)
     results = run_plans([plan], _executor(executor, jobs_in_parallel), progress=progress, console=console)
     return finish_run(plan, results[0], console)
 

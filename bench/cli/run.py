@@ -62,8 +62,9 @@ def executor_from_options(kind: str, jobs: str | int, ray_address: str | None, c
     ``--cpus-per-job N`` reserves N CPUs per Ray task, but a job trains with ``train.threads``
     torch threads (1 unless set; part of the result's key, so numbers never depend on where a
     job ran): the note says so instead of leaving N - 1 reserved cores idle unannounced."""
-    threads_set = any(str(o).replace(" ", "").startswith("train.threads=") for o in overrides or [])
-    if kind == "ray" and cpus_per_job >= 2 and not threads_set:
+    from bench.config import parse_overrides
+
+    if kind == "ray" and cpus_per_job >= 2 and "train.threads" not in parse_overrides(overrides):
         console.print(f"[yellow]note:[/] --cpus-per-job {cpus_per_job:g} reserves {cpus_per_job:g} CPUs per job, but each "
                       "job trains with train.threads torch threads (1 unless set); add --set "
                       f"train.threads={int(cpus_per_job)} (or set it in the study's [train]) to use them")
