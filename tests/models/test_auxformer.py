@@ -201,3 +201,31 @@ def test_fast_kernels_train_without_bernoulli_in_attention():
 
     assert bernoulli_calls("reference") > 0
     assert bernoulli_calls("fast") == 0
+
+
+def test_synthetic_cpu_preset_is_registered_with_the_model():
+    """The synthetic CPU preset the class docstring derives (DE-III's frontend widths, dropout
+    0.1) is data of the model's registration, resolved for synthetic runs on a CPU only; the
+    transformer keeps its official sizes."""
+    from bench.study.resolve import dataset_presets, resolve_configs
+
+    assert dataset_presets("auxformer", "synthetic")["auxformer/cpu"]["raw_audio_embed_dim"] == 128
+    layers: dict = {}
+    config, _ = resolve_configs("auxformer", "synthetic", device_kind="cpu", layers=layers)
+    assert (config.raw_audio_embed_dim, tuple(config.frontend_channels)) == (128, (16, 32, 64, 128))
+    assert (config.embed_dropout, config.out_dropout, config.d_model, config.layers) == (0.1, 0.1, 50, 5)
+    assert layers["frontend_channels"] == "preset synthetic/auxformer/cpu"
+    config, _ = resolve_configs("auxformer", "synthetic", device_kind="cuda")
+    assert (config.raw_audio_embed_dim, tuple(config.frontend_channels), config.embed_dropout) == (1024, (32, 64, 128, 256), 0.25)
+
+
+def test_frontend_channels_set_the_frame_cnn():
+    """``frontend_channels`` reaches the frame CNN (it was fixed at the default before)."""
+    from bench.models.registry import create_model
+    from bench.nn.frontends import DEFAULT_CNN_CHANNELS
+
+    def params(**kw):
+        model = create_model("auxformer", video_input="frames", audio_input="logmel", audio_dim=64, image_size=48, **kw)
+        return sum(p.numel() for p in model.video_frontend.parameters())
+
+    assert params(frontend_channels=(16, 32, 64, 128)) < params(frontend_channels=DEFAULT_CNN_CHANNELS)
