@@ -190,7 +190,7 @@ def plan_run(
     ``store`` (a FeatureStore) and ``split`` (a SplitScheme) may be given directly instead of
     ``dataset``/``root``/``scheme`` (sweeps and tests do). ``options`` are the corpus adapter's
     options (``{"labels": "/data/msp_labels.csv"}``; see :func:`open_dataset`). ``workers`` sets the processes for
-    preparing features and the DataLoader workers. ``track=False`` skips MLflow;
+    generating and preparing the corpus (None: one per idle core, at most 4) and the DataLoader workers. ``track=False`` skips MLflow;
     ``system_metrics=False`` keeps MLflow but not the CPU / memory samples of each fold run;
     ``log_model=True`` logs each fold's selected weights as an MLflow PyTorch model.
     """
@@ -247,7 +247,7 @@ def _prepare(model: str, dataset: str | None, *, root, folds, scheme, seeds, ove
         from bench.data.open import open_dataset
 
         store, dataset, synthetic = open_dataset(dataset, root, options=options,
-                                                 workers=workers or 1, progress=progress, say=console.print)
+                                                 workers=workers or 0, progress=progress, say=console.print)
     else:
         from bench.data.synth import is_synthetic_root
 

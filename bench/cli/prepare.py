@@ -21,7 +21,7 @@ def prepare_command(
     crop_size: int = typer.Option(112, "--crop-size", help="Side of the full-resolution crop used for optical flow."),
     face: str = typer.Option("haar", "--face", help="Face detector: haar, or none for pre-cropped faces."),
     flow: str = typer.Option("dis", "--flow", help="Optical flow: dis, farneback, tvl1 or none."),
-    workers: int = typer.Option(1, "--workers", "-j", help="Worker processes."),
+    workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0: one per idle core, at most 4)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad clip instead of skipping it."),
     audio_model: Path = typer.Option(None, "--audio-model", help="Local folder of a wav2vec2-style model."),
     audio_layer: int = typer.Option(-1, "--audio-layer", help="Hidden layer of the audio model to keep."),

@@ -89,7 +89,7 @@ def run_command(
     config: Optional[Path] = typer.Option(None, "--config", help="Study file (TOML) with \\[model] and \\[train] tables."),
     tracking_uri: Optional[str] = TRACKING_URI,
     device: str = DEVICE,
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for preparing features and loading batches."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for generating and preparing the corpus (default: one per idle core, at most 4) and for loading batches (default: none)."),
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="MLflow experiment (default bench/<model>/<dataset>)."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow."),
     system_metrics: bool = typer.Option(True, "--system-metrics/--no-system-metrics",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -19,7 +18,7 @@ def synth_command(
     clips_per_class: int = typer.Option(4, "--clips-per-class", help="Takes per actor and class."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives byte-identical files."),
     videos: int = typer.Option(0, "--videos", help="affwild2 layout: number of videos (0: 7; the last has two subjects, a quarter (at least 2) are Validation_Set)."),
-    workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0: one per CPU core, at most 4)."),
+    workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0: one per idle core, at most 4)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing corpus at --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -42,10 +41,9 @@ def synth_command(
 
         raise ConfigError(f"--videos applies to --layout affwild2 only (the {layout} layout is sized by --actors and --clips-per-class)")
     if layout == "affwild2":  # a frame-level corpus: its own generator (--actors/--clips-per-class do not apply)
-        _synth_affwild2(out, seed, workers or min(4, os.cpu_count() or 1), overwrite, quiet, videos)
+        _synth_affwild2(out, seed, workers, overwrite, quiet, videos)
         return
     config = SynthConfig(layout=layout, actors=actors, clips_per_class=clips_per_class, seed=seed)  # type: ignore[arg-type]
-    workers = workers or min(4, os.cpu_count() or 1)
     if out is None and not overwrite:
         root = ensure_synthetic_corpus(config, progress=not quiet, workers=workers)
     elif out is None:

@@ -13,9 +13,10 @@ from bench.errors import ConfigError
 
 
 def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[str, Any] | None = None,
-                 workers: int = 1, progress: bool = True, say=print):
+                 workers: int = 0, progress: bool = True, say=print):
     """(store, dataset name, synthetic?) for a dataset name and corpus root, preparing if needed.
 
+    ``workers``: processes that generate and prepare the corpus (0: one per idle core).
     ``options`` are the corpus adapter's options (``{"labels": "/data/labels.csv"}``,
     ``{"label_source": "perceived"}``); they are checked before anything is scanned, shape the
     manifest and so the feature store's key. What the adapter left out is passed to ``say``.
@@ -30,7 +31,7 @@ def open_dataset(dataset: str | None, root: str | Path | None, *, options: dict[
         adapter_options("synthetic", options)  # a typo fails before the corpus is generated
         if root is None:
             say("No dataset given: using the built-in SYNTHETIC corpus (generated and prepared on first use).")
-            root = ensure_synthetic_corpus()
+            root = ensure_synthetic_corpus(workers=workers)
         manifest = build_manifest_printing("synthetic", root, say=say, **options)
         return prepare(manifest, PrepareConfig(), workers=workers, progress=progress), "synthetic", True
     adapter_options(dataset, options)

@@ -458,6 +458,7 @@ def prepare(
 ) -> FeatureStore:
     """Prepare every clip of ``manifest`` into a feature store and return it (``.summary`` attached).
 
+    ``workers``: processes (0: one per idle core, at most 4); the arrays do not depend on it.
     ``root`` defaults to ``bench_home()/stores/<key>``. Clips already done there are skipped,
     once they pass the cheap check (``verify=True``: the full check); damaged ones are redone.
     """
@@ -465,8 +466,8 @@ def prepare(
     from bench.paths import stores_dir
 
     config = config or PrepareConfig()
-    if workers < 1:
-        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if workers < 0:
+        raise ConfigError(f"workers must be >= 1, or 0 for one per idle core; got {workers}")
     _check_extractors(config)
     key = store_key(manifest, config)
     root = Path(root) if root is not None else stores_dir() / key
@@ -492,6 +493,10 @@ def prepare(
     seconds = dict.fromkeys(STAGES, 0.0)
     failures: list[BadInput] = []
     start = time.perf_counter()
+    if jobs and not workers:  # automatic, decided only when there is work (sampling the load takes 0.5 s)
+        from bench.cores import data_workers
+
+        workers = data_workers(0, len(jobs))
     if not jobs:
         outcomes: Iterator[ClipOutcome] = iter(())
     elif workers == 1 or len(jobs) == 1:  # one clip is not worth a pool's start-up

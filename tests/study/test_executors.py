@@ -325,12 +325,6 @@ def test_parse_jobs_reads_numbers_and_auto():
     assert isinstance(make_executor("auto", 1), AutoExecutor)
 
 
-def test_idle_cores_is_between_one_and_the_cores_this_process_may_use():
-    from bench.study.executors.local import free_cores, idle_cores
-
-    assert 1 <= idle_cores(0.05) <= free_cores()
-
-
 def _width_chosen(monkeypatch, jobs: list, idle: int, limit: int = 0) -> tuple[str, int]:
     """Which executor AutoExecutor hands ``jobs`` to when ``idle`` cores are idle (nothing trains)."""
     from bench.study.executors import local

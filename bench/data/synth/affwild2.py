@@ -239,11 +239,16 @@ def make_video(config: AffWildSynthConfig, spec: VideoSpec, root: Path) -> dict[
 
 
 def generate_affwild2(root: str | Path, config: AffWildSynthConfig = AffWildSynthConfig(), *, progress: bool = True,
-                      workers: int = 1, overwrite: bool = False) -> Path:
-    """Write the corpus to ``root`` (built in a temporary folder beside it, renamed at the end)."""
+                      workers: int = 0, overwrite: bool = False) -> Path:
+    """Write the corpus to ``root`` (built in a temporary folder beside it, renamed at the end).
+    ``workers``: processes, one video each (0: one per idle core, at most 4 and at most one per
+    video); the files do not depend on it."""
+    from bench.cores import data_workers
+
     root = Path(root).resolve()
     with atomic_folder(root, overwrite=overwrite) as tmp:
         specs = plan_videos(config)
+        workers = data_workers(workers, len(specs))
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
 
@@ -256,7 +261,7 @@ def generate_affwild2(root: str | Path, config: AffWildSynthConfig = AffWildSynt
     return root
 
 
-def ensure_affwild2_corpus(config: AffWildSynthConfig = AffWildSynthConfig(), *, progress: bool = True, workers: int = 1) -> Path:
+def ensure_affwild2_corpus(config: AffWildSynthConfig = AffWildSynthConfig(), *, progress: bool = True, workers: int = 0) -> Path:
     """The corpus for ``config`` under ``bench_home()/corpora``, generated once and then reused."""
     from bench.paths import corpora_dir
 

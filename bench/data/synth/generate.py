@@ -310,9 +310,13 @@ def generate_corpus(
     The corpus is built in a hidden temporary folder beside ``root`` and renamed into place
     at the end, so ``root`` is either absent, the old corpus or the complete new one, never
     half a corpus. An existing non-empty ``root`` is an error unless ``overwrite``.
-    ``workers`` > 1 uses that many processes; the files do not depend on it.
+    ``workers`` > 1 uses that many processes (0: one per idle core, at most 4); the files do
+    not depend on it.
     """
+    from bench.cores import data_workers
+
     root = Path(root).resolve()
+    workers = data_workers(workers)
     with atomic_folder(root, overwrite=overwrite) as tmp:
         specs = plan_corpus(config)
         jobs = [(config, spec, str(tmp)) for spec in specs]
@@ -344,7 +348,7 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would fight them
 
 
-def ensure_synthetic_corpus(config: SynthConfig = SynthConfig(), *, progress: bool = True, workers: int = 1) -> Path:
+def ensure_synthetic_corpus(config: SynthConfig = SynthConfig(), *, progress: bool = True, workers: int = 0) -> Path:
     """The corpus for ``config`` under ``bench_home()/corpora``, generated once and then reused."""
     from bench.paths import corpora_dir
 

@@ -4,37 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
-import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable
 
+from bench.cores import free_cores, idle_cores
 from bench.errors import ConfigError
 from bench.study.grid import Job
-
-
-def free_cores() -> int:
-    """Cores this process may use (its CPU affinity, not the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def idle_cores(sample_s: float = 0.5) -> int:
-    """Cores of :func:`free_cores` that other processes are not using now: their count minus
-    the load measured over ``sample_s`` seconds (psutil), rounded, at least 1. A shared machine
-    with one busy neighbour on 2 cores gives 1, so --jobs auto trains one job at a time there
-    instead of two that fight over one core."""
-    cores = free_cores()
-    try:
-        import psutil
-
-        usage = psutil.cpu_percent(interval=sample_s, percpu=True)
-        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(len(usage))
-        busy = sum(usage[c] for c in allowed if c < len(usage)) / 100.0
-    except Exception:  # no psutil, no per-CPU counters: trust the affinity
-        return cores
-    return max(1, min(cores, round(cores - busy)))
 
 
 class SerialExecutor:
