@@ -494,9 +494,9 @@ def prepare(
     failures: list[BadInput] = []
     start = time.perf_counter()
     if jobs and not workers:  # automatic, decided only when there is work (sampling the load takes 0.5 s)
-        from bench.cores import data_workers
+        from bench.cores import MIN_CLIPS_PER_WORKER, data_workers
 
-        workers = data_workers(0, len(jobs))
+        workers = data_workers(0, len(jobs), MIN_CLIPS_PER_WORKER)
     if not jobs:
         outcomes: Iterator[ClipOutcome] = iter(())
     elif workers == 1 or len(jobs) == 1:  # one clip is not worth a pool's start-up

@@ -313,12 +313,12 @@ def generate_corpus(
     ``workers`` > 1 uses that many processes (0: one per idle core, at most 4); the files do
     not depend on it.
     """
-    from bench.cores import data_workers
+    from bench.cores import MIN_CLIPS_PER_WORKER, data_workers
 
     root = Path(root).resolve()
-    workers = data_workers(workers)
     with atomic_folder(root, overwrite=overwrite) as tmp:
         specs = plan_corpus(config)
+        workers = data_workers(workers, len(specs), MIN_CLIPS_PER_WORKER)
         jobs = [(config, spec, str(tmp)) for spec in specs]
         rows: list[dict[str, object]] = []
         with _progress(progress) as bar:
