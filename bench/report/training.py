@@ -56,7 +56,7 @@ UNDERTRAINED_SHARE = Fraction(1, 3)
 NOT_FITTED_SHARE = Fraction(1, 2)
 
 # The training settings shown, in order (TrainConfig fields; "warmup" stands for
-# warmup_epochs and warmup_lr together).
+# warmup_epochs and warmup_lr together; "patience" shows min_epochs beside it when set).
 SETTINGS = ("optimizer", "lr", "batch_size", "epochs", "patience", "scheduler", "warmup")
 _LAYER_KEY = {"warmup": "warmup_epochs"}  # the layer that set warm-up is the one that set its length
 _NESTED = re.compile(r"nested-tuned \(fold (.+)\)$")
@@ -85,6 +85,8 @@ def _setting(train: Mapping[str, Any], key: str) -> Any:
     if key == "warmup":
         epochs = train.get("warmup_epochs")
         return None if epochs is None else (int(epochs), train.get("warmup_lr", 0.0))
+    if key == "patience" and train.get("min_epochs"):  # early stopping held off until an epoch
+        return f"{train.get('patience')} (from epoch {train['min_epochs']})"
     return train.get(key)
 
 
@@ -125,6 +127,8 @@ def _settings(result) -> tuple[dict[str, Any], str]:
     for key in SETTINGS:
         seen = list(dict.fromkeys(_setting(train, key) for train, _ in configs))
         values[key] = seen[0] if len(seen) == 1 else "/".join(_show(key, v) for v in seen)
+    held_off = any(train.get("min_epochs") for train, _ in configs)
+    for key in (*SETTINGS, *(("min_epochs",) if held_off else ())):
         layer_key = f"train.{_LAYER_KEY.get(key, key)}"
         source = _source([layers.get(layer_key, "default") for _, layers in configs])
         by_layer.setdefault(source, []).append(key)

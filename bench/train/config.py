@@ -21,7 +21,7 @@ RUNTIME_FIELDS = ("device", "num_workers", "pin_memory", "preload", "save_state"
 FRAME_FIELDS = ("window_steps", "window_hop")
 # Fields added after results were first cached: in a cache key only when not at their default,
 # so a result trained without them keeps its key (bench.study.cache.fold_key).
-KEY_AT_DEFAULT_OMITTED = ("warmup_epochs", "warmup_lr")
+KEY_AT_DEFAULT_OMITTED = ("warmup_epochs", "warmup_lr", "min_epochs")
 Kernels = Literal["fast", "reference"]
 
 
@@ -35,6 +35,11 @@ class TrainConfig:
     batch_size: int = 32  # clips per training step
     epochs: int = 20  # maximum number of epochs
     patience: int = 0  # stop after this many epochs without a better validation score; 0 = never
+    # Early stopping never ends a run before this epoch (Lightning's ``min_epochs``): for a model
+    # whose training loss sits on a plateau for longer than ``patience`` before it falls, where a
+    # lucky validation score in the plateau would otherwise stop it untrained. Selection still
+    # sees every epoch.
+    min_epochs: int = 0
     scheduler: Literal["none", "cosine", "multistep"] = "none"  # per-epoch learning-rate schedule
     milestones: list[int] = field(default_factory=list)  # multistep: epochs at which lr *= gamma
     gamma: float = 0.1  # multistep decay factor
@@ -101,6 +106,7 @@ class TrainConfig:
             "warmup_lr": (self.warmup_lr > 0 or self.warmup_epochs == 0, "greater than 0 when warmup_epochs > 0"),
             "weight_decay": (self.weight_decay >= 0, "0 or more"),
             "patience": (self.patience >= 0, "0 (never stop early) or more"),
+            "min_epochs": (self.min_epochs >= 0, "0 or more"),
             "gamma": (self.gamma > 0, "greater than 0"),
             "grad_clip": (self.grad_clip >= 0, "0 (off) or more"),
             "num_workers": (self.num_workers >= 0, "0 (load in the main process) or more"),

@@ -8,7 +8,7 @@ The loop, top to bottom:
    only; bf16 autocast on CUDA; a non-finite loss stops the fold with a clear message), then
    score every candidate head on the validation speakers;
 3. keep the weights of the best epoch in memory (the head too, when the model's
-   ``inference_head`` is ``"validation"``); stop after ``patience`` epochs without progress;
+   ``inference_head`` is ``"validation"``); stop after ``patience`` epochs without progress (not before ``min_epochs``);
 4. restore those weights and score the test speakers once, with that head.
 
 The test set is never looked at before step 4, so no choice can lean on it.
@@ -388,7 +388,7 @@ def fit_fold(
             stale += 1
         if on_epoch is not None:
             on_epoch(epoch, dict(val_metrics))
-        if train_config.patience > 0 and stale >= train_config.patience:
+        if train_config.patience > 0 and stale >= train_config.patience and epoch >= train_config.min_epochs:
             break
 
     if best["state"] is None:  # every validation score was NaN

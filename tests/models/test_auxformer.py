@@ -211,12 +211,14 @@ def test_synthetic_cpu_preset_is_registered_with_the_model():
 
     assert dataset_presets("auxformer", "synthetic")["auxformer/cpu"]["raw_audio_embed_dim"] == 128
     layers: dict = {}
-    config, _ = resolve_configs("auxformer", "synthetic", device_kind="cpu", layers=layers)
+    config, train = resolve_configs("auxformer", "synthetic", device_kind="cpu", layers=layers)
     assert (config.raw_audio_embed_dim, tuple(config.frontend_channels)) == (128, (16, 32, 64, 128))
+    assert train.min_epochs == 20 and train.lr == 7.25e-4  # the plateau outlasts a patience of 10; official lr
     assert (config.embed_dropout, config.out_dropout, config.d_model, config.layers) == (0.1, 0.1, 50, 5)
     assert layers["frontend_channels"] == "preset synthetic/auxformer/cpu"
-    config, _ = resolve_configs("auxformer", "synthetic", device_kind="cuda")
+    config, train = resolve_configs("auxformer", "synthetic", device_kind="cuda")
     assert (config.raw_audio_embed_dim, tuple(config.frontend_channels), config.embed_dropout) == (1024, (32, 64, 128, 256), 0.25)
+    assert train.min_epochs == 0
 
 
 def test_frontend_channels_set_the_frame_cnn():

@@ -287,3 +287,16 @@ def test_model_settings_name_every_non_default_value_and_its_layer():
     result.layers["frontend_channels"] = "preset synthetic/rja/cpu"
     assert "frontend_channels (16, 32)" in TR.model_settings_text(result)
     assert TR.model_settings_text(experiment_result("deiii", grid(0))) == "the model's defaults"
+
+
+def test_patience_shows_the_epoch_early_stopping_waits_for_and_who_set_it():
+    """AuxFormer's synthetic CPU preset holds early stopping off until epoch 20 (train.min_epochs):
+    the patience column says so, and "set by" names the preset for min_epochs."""
+    layers: dict = {}
+    _, train = resolve_configs("auxformer", "synthetic", device_kind="cpu", layers=layers, overrides={"train.patience": 10})
+    result = ExperimentResult("auxformer", "synthetic", grid(0), {}, None, {"model": {}, "train": vars(train)}, layers=layers)
+    row = TR.training_frame({"auxformer": result}).iloc[0]
+    assert row["patience"] == "10 (from epoch 20)"
+    assert "preset synthetic/auxformer/cpu: min_epochs" in row["set_by"] and "override: patience" in row["set_by"]
+    plain = TR.training_frame({"deiii": experiment_result("deiii", grid(0), patience=10)}).iloc[0]
+    assert plain["patience"] == 10 and "min_epochs" not in plain["set_by"]

@@ -91,6 +91,26 @@ def test_early_stopping_patience(toy_store, oracle):
     assert len(result.history) == 3 and result.best_epoch == 1
 
 
+def test_early_stopping_waits_for_min_epochs_and_selection_sees_every_epoch(toy_store, oracle):
+    """Lightning's min_epochs: patience 2 would stop after epoch 3; min_epochs 5 runs 5 epochs
+    and still selects epoch 1, the best on validation."""
+    fold = speaker_fold(toy_store)
+    config = TrainConfig(epochs=10, batch_size=64, lr=1e-12, patience=2, min_epochs=5)
+    result = fit_fold(oracle, {"mode": "epoch"}, config, toy_store, fold, seed=0)
+    assert len(result.history) == 5 and result.best_epoch == 1
+
+
+def test_min_epochs_leaves_existing_cache_keys_alone():
+    from bench.errors import ConfigError
+    from bench.study.cache import fold_key
+
+    key = fold_key("m", ModelConfig(), TrainConfig(epochs=3), "store", "split", "f", 0)
+    assert fold_key("m", ModelConfig(), TrainConfig(epochs=3, min_epochs=0), "store", "split", "f", 0) == key
+    assert fold_key("m", ModelConfig(), TrainConfig(epochs=3, min_epochs=2), "store", "split", "f", 0) != key
+    with pytest.raises(ConfigError, match="min_epochs"):
+        TrainConfig(min_epochs=-1)
+
+
 def test_same_seed_same_numbers(small_store, toy_model):
     fold = speaker_fold(small_store)
     config = TrainConfig(epochs=2, batch_size=6, lr=1e-2, augment=True, rotation_deg=10, color_jitter=0.2)
