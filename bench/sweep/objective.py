@@ -122,19 +122,40 @@ class TrainingObjective:
                                         test_speakers)
         self.outer_fold = outer.name
         self.folds = inner_fold_ids(self.store.manifest, test_speakers, study.inner_folds, settings.sampler_seed)
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        from bench.study.resolve import adapt_to_store, explicit_model_keys, resolve_configs
+        # A [study] metric the model's task does not produce fails here, before any trial (the
+        # trials catch their exceptions and would each fail on it).
         from bench.train.config import resolve_selection_metric
-        from bench.train.loop import fill_data_fields, fit_fold
-        from bench.tracking import sweep as track
 
-        overrides = {**self.study.model_overrides(self.study.model), **sample_overrides(trial, self.study)}
+        model_config, train_config = self.configs(self.overrides({}))
+        try:
+            resolve_selection_metric(train_config, model_config.task)
+        except ConfigError as exc:
+            raise ConfigError(f"{study.path}: [study] metric: {exc}") from None
+
+    def overrides(self, sampled: dict[str, Any]) -> dict[str, Any]:
+        """One trial's overrides: the study's settings, then the ``sampled`` values, and the
+        study's metric as the trainer's selection metric."""
+        overrides = {**self.study.model_overrides(self.study.model), **sampled}
         if self.study.metric != "auto":
             overrides.setdefault("train.selection_metric", self.study.metric)
+        return overrides
+
+    def configs(self, overrides: dict[str, Any]):
+        """(model config, train config) for ``overrides``, fitted to the store."""
+        from bench.study.resolve import adapt_to_store, explicit_model_keys, resolve_configs
+        from bench.train.loop import fill_data_fields
+
         model_config, train_config = resolve_configs(self.study.model, self.dataset, overrides=overrides, device_kind=self.settings.device)
         explicit = explicit_model_keys(self.study.model, self.dataset, overrides, None, self.settings.device)
-        model_config = fill_data_fields(adapt_to_store(model_config, self.store, explicit, [], train_config.window_steps), self.store)
+        return fill_data_fields(adapt_to_store(model_config, self.store, explicit, [], train_config.window_steps), self.store), train_config
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from bench.train.config import resolve_selection_metric
+        from bench.train.loop import fit_fold
+        from bench.tracking import sweep as track
+
+        overrides = self.overrides(sample_overrides(trial, self.study))
+        model_config, train_config = self.configs(overrides)
         metric = resolve_selection_metric(train_config, model_config.task)
         trial.set_user_attr("metric", metric)
         trial.set_user_attr("outer_fold", self.outer_fold)

@@ -132,10 +132,23 @@ def default_metric(task: str) -> str:
 
 
 def resolve_selection_metric(config: TrainConfig, task: str) -> str:
-    """The metric name the trainer maximises (or minimises, for loss) on validation."""
-    if config.selection_metric != "auto":
-        return config.selection_metric
-    return default_metric(task)
+    """The metric name the trainer maximises (or minimises, for loss) on validation.
+
+    A metric of the table that the task does not produce (``uar`` for continuous targets, a
+    sweep study written for CREMA-D run on Aff-Wild2) is an error naming the task's metrics,
+    before any epoch trains, instead of a missing key after the first one."""
+    from bench.eval.metrics import METRICS
+
+    if config.selection_metric == "auto":
+        return default_metric(task)
+    known = METRICS.get(config.selection_metric)
+    produced = {"classification": ("classification",), "regression": ("regression",), "frame": ("regression", "frame")}
+    tasks = produced.get(task, (task,))
+    if known is not None and known.task not in tasks:
+        options = [m.name for m in METRICS.values() if m.task in tasks]
+        raise ConfigError(f"selection metric {config.selection_metric!r} is a {known.task} metric, but the model's task "
+                          f"is {task!r}: use one of {', '.join(options)} (or 'auto', or a name starting with 'loss')")
+    return config.selection_metric
 
 
 def higher_is_better(metric: str) -> bool:

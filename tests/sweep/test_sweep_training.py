@@ -85,3 +85,19 @@ def test_training_sweep_tracks_trials_and_never_scores_test(toy_setup, monkeypat
     assert {c.data.tags["optuna.trial"] for c in children} == {"0", "1", "2"}
     assert parent.data.metrics["trials_complete"] + parent.data.metrics["trials_pruned"] == 3
     assert result.best_config_path.exists()
+
+
+def test_a_metric_the_task_does_not_produce_fails_before_any_trial(toy_setup, monkeypatch):
+    """A sweep study whose [study] metric the model's task does not produce (ccc_mean for the
+    toy's classes: a study written for Aff-Wild2 run on a categorical corpus) is a ConfigError
+    naming the study file and the task's metrics, not a budget of failed trials."""
+    from bench.errors import ConfigError
+
+    store, study, tmp_path = toy_setup
+    study.write_text(study.read_text().replace('inner_folds = 2', 'inner_folds = 2\nmetric = "ccc_mean"'))
+    trained = []
+    monkeypatch.setattr(loop, "fit_fold", lambda *a, **k: trained.append(1))
+    with pytest.raises(ConfigError, match=r"sweep\.toml: \[study\] metric: selection metric 'ccc_mean' is a regression metric.*uar"):
+        sweep(study, trials=2, storage=f"journal:{tmp_path / 'j.journal'}", extra={"store": str(store.root), "track": False},
+              out=tmp_path / "best.toml", study_name="toy-metric")
+    assert trained == []

@@ -41,3 +41,21 @@ def test_dropout_outside_zero_one_is_refused_for_any_model(key, value):
 
 def test_dropout_zero_and_just_below_one_pass():
     assert apply_overrides(DEIIIConfig(), {"dropout": 0.0, "head_dropout": 0.99}).head_dropout == 0.99
+
+
+def test_a_selection_metric_the_task_does_not_produce_is_named_before_training():
+    """uar on continuous targets (a CREMA-D sweep study run on Aff-Wild2) fails with the task's
+    metrics listed; the task's own metrics, loss names and 'auto' pass."""
+    from bench.errors import ConfigError
+    from bench.train.config import TrainConfig, resolve_selection_metric
+
+    for task in ("regression", "frame"):
+        with pytest.raises(ConfigError, match=r"'uar' is a classification metric.*ccc_mean"):
+            resolve_selection_metric(TrainConfig(selection_metric="uar"), task)
+    with pytest.raises(ConfigError, match=r"'ccc_mean' is a regression metric.*uar"):
+        resolve_selection_metric(TrainConfig(selection_metric="ccc_mean"), "classification")
+    assert resolve_selection_metric(TrainConfig(selection_metric="ccc_mean"), "frame") == "ccc_mean"
+    assert resolve_selection_metric(TrainConfig(selection_metric="ccc_video_mean"), "frame") == "ccc_video_mean"
+    assert resolve_selection_metric(TrainConfig(selection_metric="loss"), "classification") == "loss"
+    assert resolve_selection_metric(TrainConfig(), "classification") == "uar"
+    assert resolve_selection_metric(TrainConfig(), "frame") == "ccc_mean"
