@@ -442,9 +442,9 @@ def sweep(
                 run_workers(settings, workers)
     except KeyboardInterrupt:  # the trials that finished are in the storage; a re-run goes on
         if parent_run_id:
-            from bench.tracking.sweep import client_for
+            from bench.tracking.sweep import kill_sweep_runs
 
-            client_for(settings.tracking_uri).set_terminated(parent_run_id, status="KILLED")
+            kill_sweep_runs(settings, [parent_run_id])
         raise
     seconds = time.perf_counter() - started
 
@@ -575,12 +575,9 @@ def _nested_sweep(study: Study, settings: SweepSettings, workers: int, out: Path
                                          model=study.model, outer_fold=fold.name, skipped=skipped))
     except KeyboardInterrupt:  # finished trials are in the storage; a re-run goes on where this stopped
         if track:
-            from bench.tracking.sweep import client_for
+            from bench.tracking.sweep import kill_sweep_runs
 
-            client = client_for(settings.tracking_uri)
-            for run_id in (running, parent_run_id):
-                if run_id:
-                    client.set_terminated(run_id, status="KILLED")
+            kill_sweep_runs(settings, [running, parent_run_id])
         raise
     seconds = time.perf_counter() - started
 

@@ -88,8 +88,28 @@ def create_trial_run(settings, study, parent_run_id: str, trial_number: int, par
         run_name=f"trial-{trial_number}",
         tags={**owner_tags(), "mlflow.parentRunId": parent_run_id, "bench.kind": "trial", "optuna.trial": str(trial_number)},
     )
-    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    try:
+        client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    except BaseException:  # SIGTERM (KeyboardInterrupt) between creating the run and the trial's own guard
+        client.set_terminated(run.info.run_id, status="KILLED")
+        raise
     return run.info.run_id
+
+
+def kill_sweep_runs(settings, run_ids: list[str | None]) -> None:
+    """An interrupted sweep's end: ``run_ids`` (its parent, a running outer fold's run) KILLED,
+    and every trial run of its experiment whose worker is gone too. The workers are stopped
+    and joined by then; one killed between creating its trial's run and guarding it (a window
+    that a loaded machine widens), or killed after the 30 s grace, would otherwise leave the
+    run RUNNING until the next sweep of the experiment."""
+    client = client_for(settings.tracking_uri)
+    for run_id in run_ids:
+        if run_id:
+            reap_dead_runs(client, [client.get_run(run_id).info.experiment_id])
+            break
+    for run_id in run_ids:
+        if run_id:
+            client.set_terminated(run_id, status="KILLED")
 
 
 def log_trial_metrics(settings, run_id: str, metrics: list[tuple[str, float, int]]) -> None:

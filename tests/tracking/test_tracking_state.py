@@ -190,3 +190,36 @@ def test_sigterm_to_a_sweep_ends_parent_and_running_trials_as_killed(tmp_path, h
     assert "KILLED" in {r.info.status for r in trials}
     for pid in {int(r.data.tags[OWNER_PID]) for r in trials}:  # no worker left behind
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_an_interrupted_sweep_ends_its_runs_and_the_trials_of_dead_workers_killed(tmp_path, monkeypatch):
+    """kill_sweep_runs: the parent KILLED, a trial run whose worker is gone KILLED too (a worker
+    stopped between creating its trial's run and guarding it), a live owner's run left alone;
+    and create_trial_run ends its own run KILLED when SIGTERM lands while it logs the params."""
+    from types import SimpleNamespace
+
+    from bench.tracking import sweep as track
+
+    uri = f"sqlite:///{tmp_path / 'sweep.db'}"
+    client = make_client(uri)
+    exp = client.create_experiment("sweep/toy")
+    parent = client.create_run(exp, tags={**owner_tags(), "bench.kind": "sweep"}).info.run_id
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = {**owner_tags(), OWNER_PID: str(dead.pid), OWNER_START: "gone"}
+    orphan = client.create_run(exp, tags={**gone, "mlflow.parentRunId": parent, "bench.kind": "trial"}).info.run_id
+    alive = client.create_run(exp, tags={**owner_tags(), "mlflow.parentRunId": parent, "bench.kind": "trial"}).info.run_id
+    settings = SimpleNamespace(tracking_uri=uri)
+    track.kill_sweep_runs(settings, [None, parent])
+    status = {r: client.get_run(r).info.status for r in (parent, orphan, alive)}
+    assert status == {parent: "KILLED", orphan: "KILLED", alive: "RUNNING"}
+
+    class Stopped(MlflowClient):
+        def log_batch(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(track, "client_for", lambda _uri: Stopped(uri))
+    with pytest.raises(KeyboardInterrupt):
+        track.create_trial_run(settings, SimpleNamespace(), alive, 7, {"lr": 0.1})
+    trial = [r for r in client.search_runs([exp]) if r.data.tags.get("optuna.trial") == "7"]
+    assert [r.info.status for r in trial] == ["KILLED"]
