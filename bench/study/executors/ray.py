@@ -114,7 +114,7 @@ class RayExecutor:
             if address:
                 ray.init(address=address, log_to_driver=True)
             else:
-                from bench.study.executors.local import free_cores
+                from bench.cores import free_cores
 
                 ray.init(address="local", num_cpus=free_cores(), include_dashboard=False, log_to_driver=True)
         except (ConnectionError, ValueError, RuntimeError) as exc:
