@@ -60,14 +60,19 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 CLASSIFICATION_METRICS = tuple(m.name for m in METRICS.values() if m.task == "classification")
 
 
+def metric_tasks(task: str) -> tuple[str, ...]:
+    """The :data:`METRICS` tasks whose metrics a model task produces: the frame-level task
+    scores the regression metrics (over concatenated frames) and its own per-video ones."""
+    return ("regression", "frame") if task == "frame" else (task,)
+
+
 def primary_metric(task: str) -> str:
     """The headline metric of a task: UAR for classes, mean CCC for continuous targets.
 
     The frame-level task shares the regression headline ``ccc_mean`` (there: over all valid
     annotation frames concatenated, as ABAW ranks).
     """
-    task = "regression" if task == "frame" else task
-    return next(m.name for m in METRICS.values() if m.task == task and m.primary)
+    return next(m.name for m in METRICS.values() if m.task in metric_tasks(task) and m.primary)
 
 
 def higher_is_better(metric: str) -> bool:

@@ -102,14 +102,13 @@ def kill_sweep_runs(settings, run_ids: list[str | None]) -> None:
     and joined by then; one killed between creating its trial's run and guarding it (a window
     that a loaded machine widens), or killed after the 30 s grace, would otherwise leave the
     run RUNNING until the next sweep of the experiment."""
+    run_ids = [run_id for run_id in run_ids if run_id]
+    if not run_ids:
+        return
     client = client_for(settings.tracking_uri)
+    reap_dead_runs(client, [client.get_run(run_ids[0]).info.experiment_id])
     for run_id in run_ids:
-        if run_id:
-            reap_dead_runs(client, [client.get_run(run_id).info.experiment_id])
-            break
-    for run_id in run_ids:
-        if run_id:
-            client.set_terminated(run_id, status="KILLED")
+        client.set_terminated(run_id, status="KILLED")
 
 
 def log_trial_metrics(settings, run_id: str, metrics: list[tuple[str, float, int]]) -> None:

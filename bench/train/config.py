@@ -137,13 +137,12 @@ def resolve_selection_metric(config: TrainConfig, task: str) -> str:
     A metric of the table that the task does not produce (``uar`` for continuous targets, a
     sweep study written for CREMA-D run on Aff-Wild2) is an error naming the task's metrics,
     before any epoch trains, instead of a missing key after the first one."""
-    from bench.eval.metrics import METRICS
+    from bench.eval.metrics import METRICS, metric_tasks
 
     if config.selection_metric == "auto":
         return default_metric(task)
     known = METRICS.get(config.selection_metric)
-    produced = {"classification": ("classification",), "regression": ("regression",), "frame": ("regression", "frame")}
-    tasks = produced.get(task, (task,))
+    tasks = metric_tasks(task)
     if known is not None and known.task not in tasks:
         options = [m.name for m in METRICS.values() if m.task in tasks]
         raise ConfigError(f"selection metric {config.selection_metric!r} is a {known.task} metric, but the model's task "
