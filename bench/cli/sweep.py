@@ -3,6 +3,8 @@
     bench sweep --model deiii --trials 20                         # studies/sweep_deiii.toml
     bench sweep --model deiii --trials 20 --workers 2             # 2 local processes, journal file
     bench sweep --model deiii --trials 20 --nested                # one study per outer fold (leak-free)
+    bench sweep --model saf --trials 6 --nested --inner-folds 1 \
+        --set train.epochs=40 --set train.patience=10             # a comparison's budget, hold-out inner split
     bench sweep --study studies/sweep_deiii.toml --trials 50 \\
         --storage postgresql://bench@db-host/optuna --tracking-uri http://mlflow-host:5000
     bench sweep --check-storage postgresql://bench@db-host/optuna # toy study: is the setup sound?
@@ -46,9 +48,14 @@ def sweep_command(
     option: Optional[list[str]] = typer.Option(None, "--option", help="Corpus adapter option, e.g. --option labels=/data/labels.csv or --option label_source=perceived"),
     nested: bool = typer.Option(False, "--nested", help="Tune every outer fold in its own study (--trials each) on its "
                                 "own non-test speakers; writes one configuration per fold (leak-free)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override key=value for every trial, over the study's "
+                                                  "own (train keys as train.key); written into the configuration file."),
+    inner_folds: Optional[int] = typer.Option(None, "--inner-folds", help="Inner folds per trial, over the study's "
+                                              "inner_folds; 1 = the outer fold's own validation speakers (one training a trial)."),
 ) -> None:
     """Optuna TPE sweep: objective = mean validation score over inner folds (never test)."""
     from bench.cli.manifest import parse_options
+    from bench.config import parse_overrides
     from bench.sweep.driver import sweep
 
     if check_storage:
@@ -65,7 +72,7 @@ def sweep_command(
         study = default_study(model)
     result = sweep(study, trials=trials, workers=workers, storage=storage, pruning=pruning, tracking_uri=tracking_uri,
                    device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option),
-                   nested=nested, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+                   nested=nested, overrides=parse_overrides(overrides), inner_folds=inner_folds, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if result.nested:
         _print_nested(result)
         return

@@ -126,7 +126,7 @@ def _check_model(name: Any, where: str) -> str:
     return name
 
 
-def _check_overrides(model: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
+def check_overrides(model: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
     """Apply the overrides to the model's defaults and TrainConfig now, so typos fail early."""
     from bench.config import apply_overrides
     from bench.models.registry import resolve_config
@@ -196,6 +196,9 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
 
         adapter_options(study.dataset or "synthetic", head["options"], where=f"{where} [study.options]")  # typos fail now
         study.options = dict(head["options"])
+    if not isinstance(study.inner_folds, int) or isinstance(study.inner_folds, bool) or study.inner_folds < 1:
+        raise ConfigError(f"{where}: [study] inner_folds must be a whole number >= 1 (1: the outer fold's own "
+                          f"validation speakers), got {study.inner_folds!r}")
     if study.direction not in ("maximize", "minimize"):
         raise ConfigError(f"{where}: direction must be maximize or minimize")
 
@@ -212,7 +215,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
 
     for name, table in data.get("overrides", {}).items():
         _check_model(name, f"{where} [overrides.{name}]")
-        study.overrides[name] = _check_overrides(name, _flatten(table), f"{where} [overrides.{name}]")
+        study.overrides[name] = check_overrides(name, _flatten(table), f"{where} [overrides.{name}]")
 
     if kind == "comparison" and ("model" in data or "train" in data):
         # A comparison's ``[train]`` is the budget every model shares (same epochs, same early
@@ -222,7 +225,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
                               "put model keys in [overrides.<model>]")
         shared = _flatten(data["train"], "train.")
         for name in study.models:
-            study.overrides[name] = _check_overrides(name, {**shared, **study.overrides.get(name, {})}, f"{where} [train]")
+            study.overrides[name] = check_overrides(name, {**shared, **study.overrides.get(name, {})}, f"{where} [train]")
     # ``[model]`` / ``[train]`` tables: the form `bench sweep` writes for its best trial.
     elif "model" in data or "train" in data:
         subject = study.model or (study.models[0] if study.models else None) or model
@@ -230,7 +233,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
             raise ConfigError(f"{where}: [model]/[train] tables need [study] model = \"...\"")
         flat = {**_flatten(data.get("model", {})), **_flatten(data.get("train", {}), "train.")}
         merged = {**study.overrides.get(subject, {}), **flat}
-        study.overrides[subject] = _check_overrides(subject, merged, f"{where} [model]/[train]")
+        study.overrides[subject] = check_overrides(subject, merged, f"{where} [model]/[train]")
 
     if "tuning" in data:
         study.tuning = _record(data["tuning"], TUNING_KEYS, f"{where} [tuning]")
@@ -260,7 +263,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
         base = study.overrides.get(study.model, {})
         for name, table in variants.items():
             safe_name(name, f"{where} [variants] name")
-            study.variants[name] = _check_overrides(study.model, {**base, **_flatten(table)}, f"{where} [variants.{name}]")
+            study.variants[name] = check_overrides(study.model, {**base, **_flatten(table)}, f"{where} [variants.{name}]")
 
     if kind == "ablation":
         study.heads = [str(h) for h in head.get("heads", [])]
@@ -283,7 +286,7 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
             probe = dimension.choices[0] if dimension.type == "categorical" else dimension.low
             if dimension.type == "int":
                 probe = int(probe)
-            _check_overrides(study.model, {dimension.target: probe}, f"{where} [space.{name}]")
+            check_overrides(study.model, {dimension.target: probe}, f"{where} [space.{name}]")
             study.space.append(dimension)
     return study
 
@@ -336,7 +339,7 @@ def _read_folds(study: Study, folds: Any, model: str | None, where: str) -> None
             raise ConfigError(f"{at}: unknown keys {unknown}; settings go under [folds.\"{name}\".model] or "
                               f"[folds.\"{name}\".train], and the record may hold {sorted(FOLD_RECORD_KEYS)}")
         flat = {**_flatten(table.get("model", {})), **_flatten(table.get("train", {}), "train.")}
-        _check_overrides(subject, {**base, **flat}, at)
+        check_overrides(subject, {**base, **flat}, at)
         study.fold_overrides[str(name)] = flat
         study.fold_tuning[str(name)] = _record(record, FOLD_RECORD_KEYS, at)
 

@@ -115,6 +115,20 @@ def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
     return trial.suggest_float(dimension.name, float(dimension.low), float(dimension.high), log=dimension.log, step=dimension.step)
 
 
+def effective_study(study: Study, extra: dict[str, Any]) -> Study:
+    """The sweep study as its trials see it: ``extra["overrides"]`` (``--set``, or a
+    comparison's shared budget) over the study's own overrides, and ``extra["inner_folds"]``
+    over its ``inner_folds``. Plain data in ``extra``, so every worker process, on any
+    machine, rebuilds the same study from the file."""
+    import dataclasses
+
+    overrides, inner = extra.get("overrides") or {}, extra.get("inner_folds")
+    if not overrides and inner is None:
+        return study
+    merged = {**study.overrides, study.model: {**study.model_overrides(study.model), **overrides}}
+    return dataclasses.replace(study, overrides=merged, inner_folds=int(inner) if inner is not None else study.inner_folds)
+
+
 def sample_overrides(trial: optuna.Trial, study: Study) -> dict[str, Any]:
     """One value per dimension of the study's space, keyed by the override each one sets."""
     return {dimension.target: suggest(trial, dimension) for dimension in study.space}
@@ -208,7 +222,7 @@ def worker_loop(settings: SweepSettings) -> None:
         import torch
 
         torch.set_num_threads(int(settings.extra["threads"]))
-    study = load_study(settings.study_path)
+    study = effective_study(load_study(settings.study_path), settings.extra)
     optuna_study = open_study(settings, study)
     fail_orphaned_trials(optuna_study)
     objective = load_objective(settings, study)
@@ -284,9 +298,12 @@ def _supervise(processes: list, settings: SweepSettings, optuna_study, ctx, resp
     return exit_codes
 
 
-def default_study_name(study: Study) -> str:
+def default_study_name(study: Study, extra: dict[str, Any] | None = None) -> str:
+    """``<name>-<hash>`` of the study file's text and of the settings laid over it (``--set``,
+    ``--inner-folds``): another budget is another Optuna study, never a resumed one."""
     source = Path(study.path).read_bytes() if study.path else b""
-    return f"{study.name}-{stable_hash({'source': source.decode('utf-8', 'replace')}, 8)}"
+    laid = {key: (extra or {})[key] for key in ("overrides", "inner_folds") if (extra or {}).get(key) is not None}
+    return f"{study.name}-{stable_hash({'source': source.decode('utf-8', 'replace'), **laid}, 8)}"
 
 
 def _start_parent_run(settings: SweepSettings, study: Study, optuna_study: optuna.Study) -> str | None:
@@ -392,6 +409,8 @@ def sweep(
     options: dict[str, Any] | None = None,
     write_best: bool = True,
     nested: bool = False,
+    overrides: dict[str, Any] | None = None,
+    inner_folds: int | None = None,
     say: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep to ``trials`` finished trials and write the best study file.
@@ -401,18 +420,32 @@ def sweep(
     study file (the storage check, whose toy "best" means nothing). ``nested=True`` tunes every
     outer fold in its own study, ``trials`` each, and writes one configuration per fold (see
     the module doc); ``say`` receives a line per outer fold as it starts or is skipped.
+    ``overrides`` (``--set``; training keys as ``train.<key>``) lie over the study's own, and
+    ``inner_folds`` over its ``inner_folds`` (1: the outer fold's own validation speakers); both
+    are written into the configuration files, so ``bench run --config`` trains as the trials did.
     """
     if not isinstance(study, Study):
         study = load_study(study)
     if study.kind != "sweep":
         raise ConfigError(f"{study.path}: bench sweep needs a study of kind 'sweep', got {study.kind!r}")
+    laid: dict[str, Any] = {}
+    if overrides:
+        from bench.studies.loader import check_overrides
+
+        laid["overrides"] = check_overrides(study.model, dict(overrides), "--set")
+    if inner_folds is not None:
+        if int(inner_folds) < 1:
+            raise ConfigError(f"--inner-folds {inner_folds}: give 1 (the outer fold's own validation speakers) or more")
+        laid["inner_folds"] = int(inner_folds)
+    extra = {**(extra or {}), **laid}
+    study = effective_study(study, extra)
     if trials < 1 or workers < 1:
         raise ConfigError("trials and workers must be at least 1")
     if write_best and out is not None and Path(out).exists() and not Path(out).is_file():
         # e.g. /dev/null: the atomic writer would rename a temporary file over it
         raise ConfigError(f"--out {out}: not a regular file; the best configuration is written as a file there")
     # The study name names the best-configuration file: check it before any trial runs.
-    name = safe_name(study_name or default_study_name(study), "--study-name" if study_name else f"{study.path} [study] name")
+    name = safe_name(study_name or default_study_name(study, extra), "--study-name" if study_name else f"{study.path} [study] name")
     settings = SweepSettings(
         study_path=str(study.path),
         study_name=name,

@@ -2,7 +2,9 @@
 
 Inner folds are drawn from the speakers that the outer fold (``outer_fold``, the scheme's
 first fold by default) does *not* test: those speakers are split k ways (``inner_folds``) and
-each part serves once as validation while the rest train. No clip of a test speaker is ever
+each part serves once as validation while the rest train. ``inner_folds = 1`` is the hold-out
+form: one inner split, the outer fold's own training and validation speakers (the split that
+``bench run`` early-stops on), so a trial costs one training instead of k. No clip of a test speaker is ever
 loaded by a trial, and no test metric is ever computed: the best configuration is then run on
 the outer folds with ``bench run --config`` like any other.
 
@@ -28,13 +30,17 @@ def inner_fold_speakers(manifest, test_speakers: set[str], k: int, seed: int = 0
     """The validation speakers of each of ``k`` inner folds over the speakers not in ``test_speakers``."""
     speakers = sorted(set(manifest.frame["speaker"]) - set(test_speakers))
     if k < 2 or k > len(speakers):
-        raise ConfigError(f"inner_folds={k}: need 2 <= k <= {len(speakers)} (speakers outside the outer test fold)")
+        raise ConfigError(f"inner_folds={k}: need 2 <= k <= {len(speakers)} (speakers outside the outer test fold), "
+                          "or 1 for the outer fold's own validation speakers")
     random.Random(seed).shuffle(speakers)
     return [speakers[i::k] for i in range(k)]
 
 
-def inner_fold_ids(manifest, test_speakers: set[str], k: int, seed: int = 0) -> list[dict[str, list[str]]]:
-    """``k`` (train, val) partitions of the clips whose speakers are not in ``test_speakers``."""
+def inner_fold_ids(manifest, test_speakers: set[str], k: int, seed: int = 0, fold=None) -> list[dict[str, list[str]]]:
+    """``k`` (train, val) partitions of the clips whose speakers are not in ``test_speakers``;
+    for ``k = 1``, the outer ``fold``'s own (train, val) parts (the hold-out inner split)."""
+    if k == 1:
+        return [holdout_ids(manifest, fold, test_speakers)]
     frame = manifest.frame
     folds = []
     for val_speakers in inner_fold_speakers(manifest, test_speakers, k, seed):
@@ -43,6 +49,20 @@ def inner_fold_ids(manifest, test_speakers: set[str], k: int, seed: int = 0) -> 
         val = frame[frame["speaker"].isin(val_set)]["clip_id"].tolist()
         folds.append({"train": train, "val": val, "test": []})
     return folds
+
+
+def holdout_ids(manifest, fold, test_speakers: set[str]) -> dict[str, list[str]]:
+    """The hold-out inner split (``inner_folds = 1``): the outer fold's own training and
+    validation clips. It needs the fold (a bare speaker set has no validation part), and a
+    validation speaker among ``test_speakers`` is an error, not a leak."""
+    if fold is None:
+        raise ConfigError("inner_folds = 1 (hold-out) tunes on the outer fold's own validation speakers: give the fold")
+    parts = fold.assign(manifest)
+    frame = manifest.frame
+    seen = set(frame[frame["clip_id"].isin(set(parts["train"]) | set(parts["val"]))]["speaker"]) & set(test_speakers)
+    if seen:
+        raise ConfigError(f"fold {fold.name}: speakers {sorted(map(str, seen))} are both test and train/validation speakers")
+    return {"train": list(parts["train"]), "val": list(parts["val"]), "test": []}
 
 
 def open_sweep_data(study: Study, settings: SweepSettings):
@@ -101,8 +121,14 @@ def outer_fold_record(store, dataset: str, scheme, fold, k: int, seed: int, test
 
     if test_speakers is None:
         test_speakers = outer_test_speakers(store.manifest, fold)
-    inner = inner_fold_speakers(store.manifest, test_speakers, k, seed)
-    tuned_on = sorted(str(s) for group in inner for s in group)
+    if k == 1:  # hold-out: the fold's own validation speakers; the tuning also trains on its training speakers
+        frame = store.manifest.frame
+        parts = holdout_ids(store.manifest, fold, test_speakers)
+        inner = [sorted(set(frame[frame["clip_id"].isin(set(parts["val"]))]["speaker"]))]
+        tuned_on = sorted(str(s) for s in set(frame[frame["clip_id"].isin(set(parts["train"]) | set(parts["val"]))]["speaker"]))
+    else:
+        inner = inner_fold_speakers(store.manifest, test_speakers, k, seed)
+        tuned_on = sorted(str(s) for group in inner for s in group)
     return {"outer_fold": fold.name, "dataset": dataset, "corpus": str(store.manifest.corpus), "scheme": scheme.name,
             "split_checksum": scheme.checksum, "test_speakers": sorted(str(s) for s in test_speakers),
             "tuned_on_speakers": tuned_on, "tuned_on_hash": stable_hash(tuned_on), "inner_folds": k,
@@ -121,7 +147,7 @@ class TrainingObjective:
         self.record = outer_fold_record(self.store, self.dataset, scheme, outer, study.inner_folds, settings.sampler_seed,
                                         test_speakers)
         self.outer_fold = outer.name
-        self.folds = inner_fold_ids(self.store.manifest, test_speakers, study.inner_folds, settings.sampler_seed)
+        self.folds = inner_fold_ids(self.store.manifest, test_speakers, study.inner_folds, settings.sampler_seed, fold=outer)
         # A [study] metric the model's task does not produce fails here, before any trial (the
         # trials catch their exceptions and would each fail on it).
         from bench.train.config import resolve_selection_metric

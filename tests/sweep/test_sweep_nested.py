@@ -443,3 +443,50 @@ def test_a_tracked_nested_sweep_resumed_with_a_larger_budget_records_the_new_bes
         tags = client.get_run(outer.parent_run_id).data.tags
         assert tags["best.lr"] == str(outer.best_params["lr"])
     assert load_study(tmp_path / "grow.toml").fold_overrides["fold2"]["train.lr"] == result.outer[1].best_params["lr"]
+
+
+def test_holdout_inner_split_trains_on_each_outer_folds_own_train_and_val_with_the_laid_budget(toy_store, tmp_path, monkeypatch):
+    """``inner_folds = 1`` (``--inner-folds 1``): every trial of outer fold F fits exactly F's own
+    (train, val) clips, the split ``bench run`` early-stops on, never a clip of F's test
+    speakers; ``overrides`` (``--set``) reach every trial and the written file."""
+    store, study = toy_store
+    fits: list[tuple[int, dict[str, list[str]]]] = []
+
+    def fit_spy(*args, **kwargs):
+        fits.append((args[2].epochs, {part: list(values) for part, values in args[4].items()}))
+        return _fake_fit(args[2], kwargs.get("on_epoch"))
+
+    monkeypatch.setattr(loop, "fit_fold", fit_spy)
+    out = tmp_path / "holdout.toml"
+    result = sweep(study, trials=2, storage=f"journal:{tmp_path / 'h.journal'}", pruning=False, nested=True, out=out,
+                   extra={"store": str(store.root), "track": False}, inner_folds=1, overrides={"train.epochs": 3})
+    scheme = _scheme(store)
+    assert len(fits) == 2 * len(scheme.folds)  # one training a trial, not one per inner fold
+    assert {epochs for epochs, _ in fits} == {3}
+    for index, fold in enumerate(scheme.folds):
+        parts = fold.assign(store.manifest)
+        for _, ids in fits[2 * index: 2 * index + 2]:
+            assert ids == {"train": parts["train"], "val": parts["val"], "test": []}
+            assert not _speakers(store, ids["train"] + ids["val"]) & set(fold.test)
+    written = load_study(out)
+    assert written.overrides[MODEL]["train.epochs"] == 3  # bench run --config trains as the trials did
+    assert written.tuning["inner_folds"] == 1
+    for fold in scheme.folds:
+        record = written.fold_tuning[fold.name]
+        assert [[norm_id(s) for s in group] for group in record["inner_val_speakers"]] == [sorted(fold.val)]
+        assert {norm_id(s) for s in record["tuned_on_speakers"]} == set(fold.train) | set(fold.val)
+    # another budget is another Optuna study, never a resumed one
+    assert result.study_name != driver.default_study_name(load_study(study))
+
+
+def test_bad_inner_folds_and_overrides_fail_before_any_trial(toy_store, tmp_path):
+    store, study = toy_store
+    kwargs = dict(trials=1, storage=f"journal:{tmp_path / 'x.journal'}", extra={"store": str(store.root), "track": False})
+    with pytest.raises(ConfigError, match="--inner-folds 0"):
+        sweep(study, inner_folds=0, **kwargs)
+    with pytest.raises(ConfigError, match="--set"):
+        sweep(study, overrides={"train.no_such_key": 1}, **kwargs)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(study.read_text().replace("inner_folds = 2", "inner_folds = 0"))
+    with pytest.raises(ConfigError, match="inner_folds must be a whole number >= 1"):
+        load_study(bad)
