@@ -2,6 +2,7 @@
 
     bench compare --models deiii auxformer saf rja                 # synthetic corpus
     bench compare --study studies/compare_synthetic.toml
+    bench compare --study studies/compare_synthetic.toml --tune    # + a nested-tuned row per model, same budget
     bench ablate --model deiii --study studies/ablation_deiii.toml
 """
 
@@ -60,6 +61,10 @@ def compare_command(
     ray_address: Optional[str] = RAY_ADDRESS,
     cpus_per_job: float = CPUS_PER_JOB,
     gpus_per_job: float = GPUS_PER_JOB,
+    tune: bool = typer.Option(False, "--tune", help="Nested-tune every model alike first ([tune] budget of the study) "
+                              "and add its <model>-tuned row beside the default one."),
+    tune_trials: Optional[int] = typer.Option(None, "--tune-trials", help="Trials per outer fold for every model "
+                                              "(implies --tune; over the study's [tune] trials)."),
 ) -> None:
     """Run what is missing for each model on the shared folds; write the comparison report."""
     from bench.report.compare import compare
@@ -72,7 +77,7 @@ def compare_command(
 
     compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds), study=study,
             common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
-            progress=progress, console=console,
+            progress=progress, console=console, tune=tune, tune_trials=tune_trials,
             executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides))
 
 

@@ -61,6 +61,69 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
     return pd.DataFrame(rows)
 
 
+TUNED_SUFFIX = "-tuned"  # a model's nested-tuned row: "<model>-tuned" (a file-name-safe row name)
+
+
+@dataclass
+class TuneBudget:
+    """The nested-tuning budget every model of a comparison gets alike (``[tune]``, ``--tune``).
+
+    Each model's search space is its shipped sweep study (``studies/sweep_<model>.toml``); every
+    outer fold is tuned in its own Optuna study (``trials`` finished trials, TPE, median pruning)
+    on inner folds drawn only from that fold's non-test speakers (``inner_folds = 1``: the
+    fold's own validation speakers), with the comparison's training budget; the tuned row then
+    trains each fold with its own configuration at the comparison's seeds. Equal by
+    construction: same trials, same inner split, same epochs and early stopping for every model.
+    """
+
+    trials: int
+    inner_folds: int = 1
+    seed: int = 0
+    pruning: bool = True
+
+    @classmethod
+    def of(cls, table: dict[str, Any] | None, trials: int | None = None) -> "TuneBudget | None":
+        """The study's ``[tune]`` with ``trials`` (``--tune-trials``) over it; None when neither gives trials."""
+        table = {**(table or {}), **({"trials": trials} if trials else {})}
+        return cls(**table) if table.get("trials") else None
+
+    def describe(self) -> str:
+        inner = ("each outer fold's own validation speakers" if self.inner_folds == 1
+                 else f"{self.inner_folds} inner folds of each outer fold's non-test speakers")
+        return (f"nested per outer fold: {self.trials} trials (TPE{', median pruning' if self.pruning else ''}, "
+                f"seed {self.seed}) on {inner}; space: studies/sweep_<model>.toml")
+
+
+def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, store, dataset: str, scheme: str,
+                folds: int | None, name: str, tracking_uri: str | None, device: str, workers: int, say) -> dict[str, Path]:
+    """Nested-tune every model with the same ``budget``; ``{model: its per-fold configuration file}``.
+
+    ``overrides_of(model)`` is the model's comparison settings (the shared ``[train]`` budget,
+    its own overrides, ``--set``): laid under every trial and written into the file, so the
+    tuned row trains as its trials did. The Optuna studies live in the default storage and are
+    named from the budget, so a re-run resumes them and trains only what is missing.
+    """
+    from bench.paths import bench_home
+    from bench.studies.loader import shipped_study
+    from bench.sweep.driver import sweep
+
+    paths: dict[str, Path] = {}
+    for model in models:
+        say(f"tuning {model}: {budget.describe().replace('<model>', model)}")
+        result = sweep(shipped_study("sweep", model), trials=budget.trials, workers=workers, pruning=budget.pruning,
+                       tracking_uri=tracking_uri, device=device, sampler_seed=budget.seed, nested=True,
+                       out=bench_home() / "studies" / f"{name}-{model}-nested.toml", overrides=overrides_of(model),
+                       inner_folds=budget.inner_folds,
+                       extra={"store": str(store.root), "study": {"dataset": dataset, "scheme": scheme, "folds": folds}},
+                       say=say)
+        missing = [o.outer_fold for o in result.outer if o.best_value is None]
+        if missing or result.best_config_path is None:
+            raise ConfigError(f"tuning {model}: no trial completed for outer fold(s) {', '.join(missing) or 'any'}; "
+                              "its tuned row cannot be trained (see the sweep's MLflow runs for the failures)")
+        paths[model] = result.best_config_path
+    return paths
+
+
 def _reported_rows(study, dataset: str) -> list:
     """The study's ``[[reported]]`` rows, then the ledger's rows for ``dataset`` (studies/
     literature.toml) for models the study does not already quote."""
@@ -179,12 +242,17 @@ def compare(
     executor=None,
     command: str | None = None,
     options: dict[str, Any] | None = None,
+    tune: bool = False,
+    tune_trials: int | None = None,
 ) -> ComparisonResult:
     """Run every model that is missing on the shared folds, then write the comparison report.
 
     ``overrides`` maps a model to its own overrides; ``common`` applies to every model (e.g. a
     shared training budget, ``{"train.epochs": 10}``), after the study's per-model overrides.
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
+    ``tune`` (or ``tune_trials``, over the study's ``[tune] trials``) nested-tunes every model
+    with the same :class:`TuneBudget` first and adds its ``<model>-tuned`` row beside the
+    default one, on the same folds and seeds.
     """
     from bench.data.open import open_dataset
     from bench.experiment import RunSpec, run_many
@@ -210,6 +278,14 @@ def compare(
         seeds = seeds or spec.seeds
     if not models:
         raise ConfigError("compare needs at least one model (--models or a comparison study)")
+    budget = TuneBudget.of(spec.tune if spec is not None else None, tune_trials) if (tune or tune_trials) else None
+    if (tune or tune_trials) and budget is None:
+        raise ConfigError("--tune needs a budget: [tune] trials = N in the comparison study, or --tune-trials N")
+    if budget is not None:
+        from bench.studies.loader import shipped_study
+
+        for model in dict.fromkeys(models):
+            shipped_study("sweep", model)  # a model without a search space fails before anything trains
     seeds = list(seeds or [0])
     out_dir = Path(out_dir) if out_dir else reports_dir() / f"compare-{safe_name(dataset or 'synthetic', '--dataset')}"
     ensure_writable(out_dir, "report", "pass --out or set BENCH_REPORTS")
@@ -217,23 +293,38 @@ def compare(
     options = {**(spec.options if spec is not None and dataset == spec.dataset else {}), **(options or {})}
     store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme, manifest=store.manifest)
+    def overrides_of(model: str) -> dict[str, Any]:
+        return {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
+
+    tuned: dict[str, Path] = {}
+    if budget is not None:  # every model tuned alike, before any row trains
+        tuned = tune_models(list(dict.fromkeys(models)), budget, overrides_of, store=store, dataset=dataset,
+                            scheme=split.name, folds=folds, name=f"compare-{safe_name(dataset, '--dataset')}",
+                            tracking_uri=tracking_uri, device="cpu" if device == "auto" else device,
+                            workers=max(1, int(getattr(executor, "jobs", 1) or 1)),
+                            say=lambda line: console.print(escape(line), highlight=False))
     runs = []
     for model in dict.fromkeys(models):  # a model named twice runs once
-        model_overrides = {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
-        runs.append(RunSpec(model, model, dataset, dict(folds=folds, seeds=seeds, overrides=model_overrides,
-                                                        tracking_uri=tracking_uri, device=device, store=store, split=split)))
+        common_kwargs = dict(folds=folds, seeds=seeds, tracking_uri=tracking_uri, device=device, store=store, split=split)
+        runs.append(RunSpec(model, model, dataset, dict(overrides=overrides_of(model), **common_kwargs)))
+        if model in tuned:  # its file already holds the comparison's settings, under each fold's tuned values
+            runs.append(RunSpec(f"{model}{TUNED_SUFFIX}", model, dataset, dict(config=tuned[model], **common_kwargs),
+                                intro=f"{model}, nested-tuned: {budget.describe().replace('<model>', model)}"))
     results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every model's jobs
+    rows = list(results)  # row names: the models, each tuned row after its model
 
     task = next(iter(results.values())).resolved_config["model"]["task"]
     metric = default_metric(task)
-    tidy = pd.concat([r.tidy() for r in results.values()] + [extras_frame(r) for r in results.values()], ignore_index=True)
+    tidy = pd.concat([r.tidy().assign(model=name) for name, r in results.items()]
+                     + [extras_frame(r).assign(model=name) for name, r in results.items() if r.finished], ignore_index=True)
     title = f"Comparison on {dataset}" + (" (SYNTHETIC corpus)" if synthetic else "")
-    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results))
+    tuning = {"tuned rows": f"<model>{TUNED_SUFFIX}, " + budget.describe()} if budget is not None else {}
+    bundle = ReportBundle(out_dir, title, command or command_line(), provenance(dataset, store, split, results, **tuning))
     paths: dict[str, Any] = {}
     from bench.protocols import protocol_for
 
     protocol = protocol_for(dataset, split, options)  # named in the caption; same-protocol reported rows join ours
-    table = comparison_table(tidy, dataset=dataset, models=list(models), reported=_reported_rows(spec, dataset), test=test,
+    table = comparison_table(tidy, dataset=dataset, models=rows, reported=_reported_rows(spec, dataset), test=test,
                              synthetic=synthetic, label=f"tab:compare-{dataset}",
                              protocol=protocol.id, protocol_checksum=protocol.checksum)
     paths["table"] = bundle.table(table, "comparison", compile_pdf=pdflatex_available())
@@ -243,9 +334,9 @@ def compare(
         results, bundle, lambda line: console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False),
         label=f"tab:training-{dataset}")
 
-    robust = pd.concat([robustness_frame(r, metric) for r in results.values()], ignore_index=True)
+    robust = pd.concat([robustness_frame(r, metric, row=name) for name, r in results.items()], ignore_index=True)
     if not robust.empty:
-        rtable = comparison_table(robust, dataset=dataset, models=list(models), test=test, synthetic=synthetic,
+        rtable = comparison_table(robust, dataset=dataset, models=rows, test=test, synthetic=synthetic,
                                   caption=f"Robustness on {dataset}: test {metric} with one modality missing (zeroed) or corrupted by noise",
                                   label=f"tab:robustness-{dataset}")
         paths["robustness"] = bundle.table(rtable, "robustness", compile_pdf=pdflatex_available())

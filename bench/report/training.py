@@ -167,6 +167,27 @@ def _config_name(result) -> str:
     return ""
 
 
+def _tuning_budget(config: str) -> str:
+    """``", 4 trials, hold-out inner split"``: the budget a nested-tuned file records in its
+    ``[tuning]`` table ("" when the file cannot be read: the row still says it was tuned)."""
+    if not config:
+        return ""
+    from bench.errors import ConfigError
+    from bench.studies.loader import load_study
+
+    try:
+        tuning = load_study(config).tuning
+    except (ConfigError, OSError):
+        return ""
+    parts = []
+    if tuning.get("trials"):
+        parts.append(f"{tuning['trials']} trials per fold")
+    inner = tuning.get("inner_folds")
+    if inner:
+        parts.append("hold-out inner split (the fold's own validation speakers)" if inner == 1 else f"{inner} inner folds")
+    return "".join(f", {part}" for part in parts)
+
+
 def tuning_text(result) -> str:
     """How the row was tuned, in one line (see the module doc)."""
     leak = str(getattr(result, "tuning_leak", "") or "")
@@ -180,7 +201,8 @@ def tuning_text(result) -> str:
             return f"nested-tuned on another split ({config}): TEST LEAKAGE for folds {nested.group(1)}"
         return f"TEST LEAKAGE: {leak}"
     if getattr(result, "fold_configs", None):
-        return f"nested-tuned per outer fold ({config})" if config else "nested-tuned per outer fold"
+        budget = _tuning_budget(config)
+        return f"nested-tuned per outer fold{budget} ({config})" if config else f"nested-tuned per outer fold{budget}"
     if config:
         return f"set by the study file {config} (no test leakage found)"
     overridden = sorted(k[len("train."):] for k, layer in (getattr(result, "layers", {}) or {}).items()
@@ -245,7 +267,8 @@ def training_frame(results: Mapping[str, Any], row_key: str = "model") -> pd.Dat
         seconds = [float(getattr(r, "seconds", math.nan)) for r in finished]
         seconds = [s for s in seconds if not math.isnan(s)]
         values = {key: (_show(key, value) if key == "warmup" else value) for key, value in values.items()}
-        rows.append({row_key: name, "model": getattr(result, "model", name), **values, "set_by": set_by,
+        # the row's name after its model, so that a compare row "deiii-tuned" keeps its name
+        rows.append({"model": getattr(result, "model", name), row_key: name, **values, "set_by": set_by,
                      "model_settings": model_settings_text(result), "tuning": tuning_text(result), "runs": len(finished),
                      "epochs_run_mean": ran[0], "epochs_run_min": ran[1], "epochs_run_max": ran[2],
                      "selected_mean": chosen[0], "selected_min": chosen[1], "selected_max": chosen[2],

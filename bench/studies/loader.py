@@ -7,7 +7,9 @@ an hour). Three kinds, told apart by ``[study] kind``:
 ``comparison``
     ``models = [...]``, per-model overrides in ``[overrides.<model>]`` (model keys plain,
     training keys under ``train.``), optional ``[[reported]]`` rows quoted from the literature
-    (kept apart from measured rows in every table).
+    (kept apart from measured rows in every table), and an optional ``[tune]`` budget
+    (``trials``, ``inner_folds``, ``seed``, ``pruning``) with which ``bench compare --tune``
+    nested-tunes every model alike and adds its tuned row beside the default one.
 ``ablation``
     ``model``, ``reference`` (the variant every other row is compared with) and one
     ``[variants.<name>]`` table of overrides per variant (an empty table is the reference).
@@ -95,6 +97,7 @@ class Study:
     tuning: dict[str, Any] = field(default_factory=dict)  # [tuning]: how a written configuration was tuned
     fold_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # [folds."<fold>"]: that fold's own overrides
     fold_tuning: dict[str, dict[str, Any]] = field(default_factory=dict)  # [folds."<fold>"]: what that fold was tuned on
+    tune: dict[str, Any] = field(default_factory=dict)  # comparison [tune]: the nested-tuning budget every model gets
 
     @property
     def nested(self) -> bool:
@@ -124,6 +127,25 @@ def _check_model(name: Any, where: str) -> str:
         raise ConfigError(f"{where}: model must be a string, got {name!r}")
     get_model_entry(name)  # raises with the closest names
     return name
+
+
+TUNE_KEYS = {"trials": int, "inner_folds": int, "seed": int, "pruning": bool}  # a comparison's [tune] table
+
+
+def read_tune_budget(table: Any, where: str) -> dict[str, Any]:
+    """A comparison's ``[tune]`` table: ``trials`` per outer fold (required), ``inner_folds``
+    (1: each outer fold's own validation speakers), the sampler ``seed`` and median ``pruning``."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table (trials, inner_folds, seed, pruning)")
+    unknown = sorted(set(table) - set(TUNE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(TUNE_KEYS)}")
+    for key, kind in TUNE_KEYS.items():
+        if key in table and (not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool))):
+            raise ConfigError(f"{where}: {key} must be {kind.__name__}, got {table[key]!r}")
+    if table.get("trials", 0) < 1 or table.get("inner_folds", 1) < 1:
+        raise ConfigError(f"{where}: needs trials >= 1 (and inner_folds >= 1 when given)")
+    return dict(table)
 
 
 def check_overrides(model: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
@@ -175,7 +197,8 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
     kind = head.get("kind", "run")
     if kind not in STUDY_KINDS:
         raise ConfigError(f"{where}: [study] kind must be one of {list(STUDY_KINDS)}, got {kind!r}")
-    known = {"study", "overrides", "reported", "variants", "space", "model", "train", "descriptions", "pairs", "tuning", "folds"}
+    known = {"study", "overrides", "reported", "variants", "space", "model", "train", "descriptions", "pairs", "tuning", "folds",
+             "tune"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown top-level tables {unknown}; expected some of {sorted(known)}")
@@ -235,6 +258,10 @@ def load_study(path: str | Path, *, model: str | None = None) -> Study:
         merged = {**study.overrides.get(subject, {}), **flat}
         study.overrides[subject] = check_overrides(subject, merged, f"{where} [model]/[train]")
 
+    if "tune" in data:
+        if kind != "comparison":
+            raise ConfigError(f"{where}: [tune] belongs to a comparison (the budget each model is nested-tuned with)")
+        study.tune = read_tune_budget(data["tune"], f"{where} [tune]")
     if "tuning" in data:
         study.tuning = _record(data["tuning"], TUNING_KEYS, f"{where} [tuning]")
         if study.tuning.get("mode", "single") not in TUNING_MODES:

@@ -115,18 +115,26 @@ def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
     return trial.suggest_float(dimension.name, float(dimension.low), float(dimension.high), log=dimension.log, step=dimension.step)
 
 
+LAID_STUDY_KEYS = ("dataset", "scheme", "folds")  # [study] keys a caller may lay over a sweep study (extra["study"])
+
+
 def effective_study(study: Study, extra: dict[str, Any]) -> Study:
     """The sweep study as its trials see it: ``extra["overrides"]`` (``--set``, or a
-    comparison's shared budget) over the study's own overrides, and ``extra["inner_folds"]``
-    over its ``inner_folds``. Plain data in ``extra``, so every worker process, on any
-    machine, rebuilds the same study from the file."""
+    comparison's shared budget) over the study's own overrides, ``extra["inner_folds"]`` over
+    its ``inner_folds``, and ``extra["study"]`` (a comparison's dataset, scheme and folds) over
+    those [study] keys. Plain data in ``extra``, so every worker process, on any machine,
+    rebuilds the same study from the file."""
     import dataclasses
 
-    overrides, inner = extra.get("overrides") or {}, extra.get("inner_folds")
-    if not overrides and inner is None:
+    overrides, inner, head = extra.get("overrides") or {}, extra.get("inner_folds"), extra.get("study") or {}
+    unknown = sorted(set(head) - set(LAID_STUDY_KEYS))
+    if unknown:
+        raise ConfigError(f"cannot lay {unknown} over a sweep study (only {list(LAID_STUDY_KEYS)})")
+    if not overrides and inner is None and not head:
         return study
     merged = {**study.overrides, study.model: {**study.model_overrides(study.model), **overrides}}
-    return dataclasses.replace(study, overrides=merged, inner_folds=int(inner) if inner is not None else study.inner_folds)
+    return dataclasses.replace(study, overrides=merged, inner_folds=int(inner) if inner is not None else study.inner_folds,
+                               **{key: value for key, value in head.items() if value is not None})
 
 
 def sample_overrides(trial: optuna.Trial, study: Study) -> dict[str, Any]:
@@ -302,7 +310,7 @@ def default_study_name(study: Study, extra: dict[str, Any] | None = None) -> str
     """``<name>-<hash>`` of the study file's text and of the settings laid over it (``--set``,
     ``--inner-folds``): another budget is another Optuna study, never a resumed one."""
     source = Path(study.path).read_bytes() if study.path else b""
-    laid = {key: (extra or {})[key] for key in ("overrides", "inner_folds") if (extra or {}).get(key) is not None}
+    laid = {key: (extra or {})[key] for key in ("overrides", "inner_folds", "study") if (extra or {}).get(key) is not None}
     return f"{study.name}-{stable_hash({'source': source.decode('utf-8', 'replace'), **laid}, 8)}"
 
 
