@@ -161,7 +161,9 @@ def attention_figure(result, store, out_dir: Path, stem: str, clips: int = 3):
         weights = results_dir() / fold_result.cache_key / "model.pt"
         if not fold_result.cache_key or not weights.exists():
             continue
-        config = fill_data_fields(create_model(result.model, result.resolved_config["model"]).config, store)
+        # a nested-tuned row's folds each have their own model settings (e.g. another fusion)
+        settings = ((result.fold_configs or {}).get(fold_result.fold) or {}).get("model") or result.resolved_config["model"]
+        config = fill_data_fields(create_model(result.model, settings).config, store)
         model = create_model(result.model, config)
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         model.eval()

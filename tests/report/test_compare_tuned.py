@@ -135,3 +135,34 @@ def test_tune_budget_reads_the_study_table_under_the_cli_trials(tmp_path):
     study.write_text('[study]\nkind = "sweep"\nmodel = "deiii"\n[tune]\ntrials = 4\n')
     with pytest.raises(ConfigError, match=r"\[tune\] belongs to a comparison"):
         load_study(study)
+
+
+def test_attention_maps_of_a_nested_tuned_row_use_the_folds_own_model_settings(tmp_path, monkeypatch):
+    """A tuned fold may have another fusion (other parameters): its saved weights load only into
+    the model built from that fold's settings, not the row's base configuration."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import bench.models.registry as registry
+    from bench.report.compare import attention_figure
+
+    (tmp_path / "key").mkdir()
+    torch.save({}, tmp_path / "key" / "model.pt")
+    monkeypatch.setattr("bench.paths.results_dir", lambda: tmp_path)
+    built = []
+
+    class Built(Exception):
+        pass
+
+    def create_model(name, settings):
+        built.append(settings)
+        raise Built
+
+    monkeypatch.setattr(registry, "create_model", create_model)
+    fold = SimpleNamespace(cache_key="key", fold="fold1", predictions={"clip_id": []})
+    result = SimpleNamespace(model="deiii", finished=[fold], resolved_config={"model": {"ov_fusion": "attention"}},
+                             fold_configs={"fold1": {"model": {"ov_fusion": "concat"}}})
+    with pytest.raises(Built):
+        attention_figure(result, store=None, out_dir=tmp_path, stem="a")
+    assert built == [{"ov_fusion": "concat"}]
