@@ -47,7 +47,8 @@ PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show progress ba
 # Where the folds x seeds run (bench.study.executors); shared by run, compare and ablate.
 JOBS = typer.Option("auto", "--jobs", "-j", envvar="BENCH_JOBS",
                     help="Folds x seeds trained at once in worker processes on this machine: a number, or auto "
-                         "(default: one per idle core, serial when one job or one core is left). Numbers do not "
+                         "(default: one per idle core, a few more when that leaves no core idle at the end, serial when one "
+                         "job or one core is left). Numbers do not "
                          "depend on it: each job trains with train.threads torch threads (1) wherever it runs.")
 EXECUTOR = typer.Option("serial", "--executor", help="serial (with --jobs: auto or N processes), processes or ray.")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local one).")

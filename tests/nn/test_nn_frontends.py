@@ -81,3 +81,43 @@ def test_frame_cnn_all_padding_gives_zeros():
     frontend = FrameCNN(3, 4, (8,))
     y, mask = frontend(torch.rand(2, 3, 3, 16, 16), torch.zeros(2, 3, dtype=torch.bool))
     assert y.shape == (2, 3, 4) and (y == 0).all()
+
+
+@pytest.mark.parametrize("in_channels", [3, 2])
+def test_channels_last_gradient_layout_changes_no_number(in_channels):
+    """The fast kernels' frame CNN hands its trunk a channels_last gradient (speed only): every
+    parameter gradient is bit-identical to the plain backward through the same weights."""
+    from bench.nn import frontends
+
+    torch.manual_seed(0)
+    cnn = FrameCNN(in_channels, 32, (8, 16)).to(memory_format=torch.channels_last)
+    x, mask = torch.randn(3, 5, in_channels, 24, 24), torch.ones(3, 5, dtype=torch.bool)
+    weights = torch.linspace(-1, 1, 32)
+
+    def grads() -> list[torch.Tensor]:
+        cnn.zero_grad(set_to_none=True)
+        out, _ = cnn(x, mask)
+        (out * weights).sum().backward()
+        return [p.grad.clone() for p in cnn.parameters()]
+
+    calls = []
+    real = frontends._ChannelsLastGrad.backward
+
+    def spy(ctx, grad):
+        calls.append(grad)
+        return real(ctx, grad)
+
+    frontends._ChannelsLastGrad.backward = staticmethod(spy)
+    try:
+        fast = grads()
+    finally:
+        frontends._ChannelsLastGrad.backward = staticmethod(real)
+    assert calls and not calls[0].is_contiguous(memory_format=torch.channels_last)  # the pool's expanded gradient
+    original = frontends.channels_last_grad
+    frontends.channels_last_grad = lambda h: h
+    try:
+        plain = grads()
+    finally:
+        frontends.channels_last_grad = original
+    assert all(torch.equal(a, b) for a, b in zip(fast, plain))
+    assert frontends.channels_last_grad(torch.randn(2, 3, 4, 4, requires_grad=True)).grad_fn is None  # NCHW: untouched

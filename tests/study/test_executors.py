@@ -343,11 +343,21 @@ def _width_chosen(monkeypatch, jobs: list, idle: int, limit: int = 0) -> tuple[s
 def test_auto_uses_one_process_per_idle_core_and_never_more_than_the_jobs_to_train(monkeypatch, tmp_path):
     monkeypatch.setenv("BENCH_HOME", str(tmp_path))
     jobs = [_job(key=f"key{i}", seed=i) for i in range(5)]
-    assert _width_chosen(monkeypatch, jobs, idle=2) == ("processes", 2)
+    assert _width_chosen(monkeypatch, jobs, idle=2) == ("processes", 3)  # 3 + 2 beats 2 + 2 + 1 (balanced_width)
+    assert _width_chosen(monkeypatch, jobs[:4], idle=2) == ("processes", 2)
     assert _width_chosen(monkeypatch, jobs, idle=8) == ("processes", 5)
     assert _width_chosen(monkeypatch, jobs, idle=8, limit=3) == ("processes", 3)
     assert _width_chosen(monkeypatch, jobs, idle=1) == ("serial", 1)  # a busy neighbour: one at a time
     assert _width_chosen(monkeypatch, jobs[:1], idle=4) == ("serial", 1)  # one job: no worker start-up
+
+
+def test_balanced_width_fills_the_last_wave_only_when_that_is_predicted_faster():
+    from bench.study.executors.local import balanced_width
+
+    # (jobs, cores) -> processes: one per core when the jobs divide evenly or are many
+    assert [balanced_width(n, 2) for n in (1, 2, 3, 4, 5, 6, 15)] == [1, 2, 3, 2, 3, 2, 2]
+    assert balanced_width(5, 1) == 1 and balanced_width(3, 4) == 3 and balanced_width(20, 4) == 4
+    assert all(balanced_width(n, c) <= 2 * c for n in range(1, 40) for c in (1, 2, 4))
 
 
 def test_auto_counts_only_the_jobs_the_cache_lacks(monkeypatch, tmp_path):
