@@ -124,6 +124,19 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
     return paths
 
 
+def _sweep_workers(executor) -> int:
+    """Local sweep processes for ``--tune``, from the grid's executor: ``--jobs N`` gives N,
+    ``--jobs auto`` one per idle core; a Ray or serial grid tunes in one process."""
+    jobs = getattr(executor, "jobs", None) or getattr(executor, "limit", None)
+    if jobs:
+        return max(1, int(jobs))
+    if getattr(executor, "name", "") == "auto":
+        from bench.cores import idle_cores
+
+        return idle_cores()
+    return 1
+
+
 def _reported_rows(study, dataset: str) -> list:
     """The study's ``[[reported]]`` rows, then the ledger's rows for ``dataset`` (studies/
     literature.toml) for models the study does not already quote."""
@@ -303,7 +316,7 @@ def compare(
         tuned = tune_models(list(dict.fromkeys(models)), budget, overrides_of, store=store, dataset=dataset,
                             scheme=split.name, folds=folds, name=f"compare-{safe_name(dataset, '--dataset')}",
                             tracking_uri=tracking_uri, device="cpu" if device == "auto" else device,
-                            workers=max(1, int(getattr(executor, "jobs", 1) or 1)),
+                            workers=_sweep_workers(executor),
                             say=lambda line: console.print(escape(line), highlight=False))
     runs = []
     for model in dict.fromkeys(models):  # a model named twice runs once

@@ -166,3 +166,15 @@ def test_attention_maps_of_a_nested_tuned_row_use_the_folds_own_model_settings(t
     with pytest.raises(Built):
         attention_figure(result, store=None, out_dir=tmp_path, stem="a")
     assert built == [{"ov_fusion": "concat"}]
+
+
+def test_tuning_uses_the_grids_processes(monkeypatch):
+    from bench.report.compare import _sweep_workers
+    from bench.study.executors import ProcessExecutor, SerialExecutor
+    from bench.study.executors.local import AutoExecutor
+
+    monkeypatch.setattr("bench.cores.idle_cores", lambda *a, **k: 3)
+    assert _sweep_workers(ProcessExecutor(2)) == 2
+    assert _sweep_workers(AutoExecutor(limit=4)) == 4
+    assert _sweep_workers(AutoExecutor()) == 3
+    assert _sweep_workers(SerialExecutor()) == 1
