@@ -294,3 +294,35 @@ def test_efficientface_checkpoint_in_official_layout(tmp_path):
         SAF(SAFConfig(efficientface_checkpoint=str(path)))
     with pytest.raises(ConfigError, match="no such file"):
         SAF(SAFConfig(efficientface_checkpoint=str(tmp_path / "absent.pth")))
+
+
+def test_channels_last_shuffle_keeps_every_number_of_the_nchw_formula(monkeypatch):
+    """Under the fast kernels (channels_last weights) the trunk shuffles in its own layout; the
+    output, the batch-norm statistics and every gradient equal those of the NCHW formula."""
+    import baselines.efficientface as E
+
+    fast_shuffle = E.channel_shuffle
+
+    def nchw_shuffle(x, groups):
+        b, c, h, w = x.shape
+        return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+    torch.manual_seed(0)
+    trunk = E.EfficientFace((8, 16, 32, 64, 96), (2, 2, 2), modulator_reduction=4).to(memory_format=torch.channels_last)
+    state = {k: v.clone() for k, v in trunk.state_dict().items()}
+    x = torch.randn(6, 3, 32, 32)
+
+    def step(shuffle):
+        monkeypatch.setattr(E, "channel_shuffle", shuffle)
+        trunk.load_state_dict(state)
+        trunk.zero_grad(set_to_none=True)
+        out = trunk(x)
+        (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
+        return out.detach(), [p.grad.clone() for p in trunk.parameters()], [b.clone() for b in trunk.buffers()]
+
+    fast, plain = step(fast_shuffle), step(nchw_shuffle)
+    assert torch.equal(fast[0], plain[0])
+    assert all(torch.equal(a, b) for a, b in zip(fast[1], plain[1]))
+    assert all(torch.equal(a, b) for a, b in zip(fast[2], plain[2]))
+    shuffled = fast_shuffle(torch.randn(2, 8, 3, 3).contiguous(memory_format=torch.channels_last), 2)
+    assert shuffled.is_contiguous(memory_format=torch.channels_last)  # no NCHW copy on the fast path
