@@ -115,6 +115,13 @@ class DEIII(AVModel):
     def head_weights(self) -> dict[str, float]:
         return dict(self.config.loss_weights)
 
+    @classmethod
+    def chance_loss_scale(cls, config) -> float:
+        """L_V + L_A + L_F are summed with ``loss_weights``: at uniform predictions the loss is
+        their sum times ln C (3 ln C by default), not ln C."""
+        weights = (config or {}).get("loss_weights") or DEIIIConfig().loss_weights
+        return float(sum(weights.values()))
+
     def forward(self, batch: Batch) -> ModelOutput:
         c = self.config
         attention = {}

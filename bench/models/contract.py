@@ -54,7 +54,7 @@ over dimensions, as its official code does).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 import torch
 from torch import nn
@@ -142,6 +142,14 @@ class AVModel(nn.Module):
     def head_weights(self) -> dict[str, float]:
         """Loss weight of each head; equal by default."""
         return {}
+
+    @classmethod
+    def chance_loss_scale(cls, config: Mapping[str, Any]) -> float:
+        """The training loss at uniform predictions, in units of one head's (ln C when
+        classifying): 1 for the default mean over heads; a model whose :meth:`head_weights`
+        sum its heads returns their sum. Reports judge a run's final loss against it
+        (bench.report.training), so a summed three-head loss is not read as one head's."""
+        return 1.0
 
     def compute_loss(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted sum of per-head losses (cross-entropy, or CCC loss for regression)."""

@@ -17,8 +17,8 @@ write, next to their score tables, one row per model (or ablation variant) with
   or a sweep's values) and the layer that set each, so a row's configuration is never hidden;
 - ``undertrained``: more than :data:`UNDERTRAINED_SHARE` of the runs selected their last epoch;
 - ``not_fitted`` (classification rows): the mean training loss of the last epoch each run
-  trained is above :data:`NOT_FITTED_SHARE` of ln C, the loss of predicting the uniform
-  distribution: the model had not fitted its own training clips when training stopped, which
+  trained is above :data:`NOT_FITTED_SHARE` of the loss of predicting the uniform
+  distribution (ln C per head the loss sums): the model had not fitted its own training clips when training stopped, which
   the selected-epoch rule misses when early stopping ends a slow learner during a plateau.
 
     frame = training_frame(results)               # results: {row: ExperimentResult}
@@ -243,10 +243,21 @@ def _stats(values: list[float]) -> tuple[float, float, float]:
 
 
 def _chance_loss(result, runs) -> float:
-    """ln C for a classification row (C = the runs' class count); NaN for other tasks."""
-    task = ((getattr(result, "resolved_config", {}) or {}).get("model", {}) or {}).get("task")
+    """The training loss of uniform predictions for a classification row: ln C (C = the runs'
+    class count) times the model's :meth:`~bench.models.contract.AVModel.chance_loss_scale`
+    (3 for a loss that sums three heads); NaN for other tasks."""
+    model = (getattr(result, "resolved_config", {}) or {}).get("model", {}) or {}
     classes = max((len(getattr(r, "labels", None) or []) for r in runs), default=0)
-    return math.log(classes) if task == "classification" and classes > 1 else math.nan
+    if model.get("task") != "classification" or classes <= 1:
+        return math.nan
+    from bench.errors import ConfigError
+    from bench.models.registry import get_model_entry
+
+    try:
+        scale = get_model_entry(getattr(result, "model", "")).model_class.chance_loss_scale(model)
+    except (ConfigError, KeyError):  # a row of a model no longer registered: one head
+        scale = 1.0
+    return float(scale) * math.log(classes)
 
 
 def training_frame(results: Mapping[str, Any], row_key: str = "model") -> pd.DataFrame:
@@ -323,8 +334,9 @@ def caption(row_label: str = "model") -> str:
             "settings: the model's settings that a layer changed from the model's own defaults (sizes of a preset, "
             "values of a study or a sweep). Final train loss: the training loss of the last epoch each run trained, "
             f"mean (min–max); {NOT_FITTED_MARKER}: not fitted, marked on a classification row when that mean is above "
-            f"{NOT_FITTED_SHARE.numerator}/{NOT_FITTED_SHARE.denominator} of ln C, the loss of predicting the uniform "
-            "distribution over C classes (a fixed rule): the model had not fitted its own training clips. s / run: "
+            f"{NOT_FITTED_SHARE.numerator}/{NOT_FITTED_SHARE.denominator} of the loss of predicting the uniform "
+            "distribution over C classes (ln C, times the number of heads a loss sums, e.g. 3 ln C for DE-III's summed "
+            "video, audio and fused losses; a fixed rule): the model had not fitted its own training clips. s / run: "
             "mean wall seconds per fold × seed run (as first trained, also for cached runs).")
 
 
@@ -375,7 +387,7 @@ def not_fitted_warnings(frame: pd.DataFrame) -> list[str]:
     row_key = _row_key(frame)
     share = NOT_FITTED_SHARE
     return [f"{row[row_key]}: mean final training loss {row['final_loss_mean']:.2f} is above {share.numerator}/"
-            f"{share.denominator} of ln C = {row['chance_loss']:.2f} (predicting the uniform distribution): it had not "
+            f"{share.denominator} of {row['chance_loss']:.2f}, its loss when predicting the uniform distribution: it had not "
             "fitted its training clips when training stopped; likely undertrained (a longer schedule, or a recipe that "
             "converges on this data) before comparing"
             for _, row in frame[frame["not_fitted"].astype(bool)].iterrows()]

@@ -272,8 +272,21 @@ def test_a_classification_row_that_never_fitted_its_training_clips_is_flagged():
     md = to_markdown(TR.training_table(frame.reset_index()))
     slow = next(line for line in md.splitlines() if line.startswith("| slow"))
     assert "| **1.388 (1.070–1.680)**§ |" in slow
-    assert ("> § slow: mean final training loss 1.39 is above 1/2 of ln C = 1.79 (predicting the uniform "
-            "distribution): it had not fitted its training clips") in md
+    assert ("> § slow: mean final training loss 1.39 is above 1/2 of 1.79, its loss when predicting the uniform "
+            "distribution: it had not fitted its training clips") in md
+
+
+def test_a_loss_that_sums_three_heads_is_judged_against_three_times_ln_c():
+    """DE-III sums its video, audio and fused losses (3 ln 6 = 5.38 at chance): a final 2.0
+    (about 0.67 a head) is fitted there, while one head's loss of 2.0 would be above chance."""
+    summed = _losses("deiii", [2.0] * 5)
+    one_head = _losses("rja", [2.0] * 5)
+    frame = TR.training_frame({"deiii": summed, "rja": one_head}).set_index("model")
+    assert frame.loc["deiii", "chance_loss"] == pytest.approx(3 * 1.7918, abs=1e-3)
+    assert frame.loc["rja", "chance_loss"] == pytest.approx(1.7918, abs=1e-4)
+    assert frame["not_fitted"].to_dict() == {"deiii": False, "rja": True}
+    summed.resolved_config["model"]["loss_weights"] = {"video": 1.0, "audio": 0.5, "fused": 0.5}
+    assert TR.training_frame({"deiii": summed}).iloc[0]["chance_loss"] == pytest.approx(2 * 1.7918, abs=1e-3)
 
 
 def test_model_settings_name_every_non_default_value_and_its_layer():
