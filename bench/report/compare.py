@@ -27,6 +27,7 @@ from rich.markup import escape
 
 from bench.errors import ConfigError
 from bench.report.provenance import command_line, provenance
+from bench.study.tuning import TUNED_SUFFIX  # a model's nested-tuned row: "<model>-tuned" (a file-name-safe row name)
 from bench.train.config import default_metric
 from bench.io import ensure_writable
 from bench.paths import reports_dir, safe_name
@@ -61,7 +62,6 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
     return pd.DataFrame(rows)
 
 
-TUNED_SUFFIX = "-tuned"  # a model's nested-tuned row: "<model>-tuned" (a file-name-safe row name)
 
 
 @dataclass

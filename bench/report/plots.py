@@ -85,7 +85,8 @@ MODEL_COLORS: dict[str, str] = {"deiii": _TAB10[0], "auxformer": _TAB10[1], "saf
 def model_color(name: str) -> str:
     """The colour of a model (or ablation variant) in every figure, as ``#rrggbb``.
 
-    The built-in models have fixed colours (:data:`MODEL_COLORS`; add to it to pin another).
+    The built-in models have fixed colours (:data:`MODEL_COLORS`; add to it to pin another), and
+    a model's nested-tuned row (``<model>-tuned``) a lighter shade of its model's.
     Any other name gets a colour from a hash of the name (md5, not Python's per-process salted
     ``hash``): a hue anywhere on the colour circle and one of three lightness levels, so it is
     the same in every figure, process and run, and two names rarely look alike (a fixed list of
@@ -93,6 +94,12 @@ def model_color(name: str) -> str:
     """
     if name in MODEL_COLORS:
         return MODEL_COLORS[name]
+    from bench.study.tuning import TUNED_SUFFIX
+
+    base = str(name).removesuffix(TUNED_SUFFIX)
+    if base != name and base in MODEL_COLORS:  # a model's nested-tuned row: its colour, lighter
+        r, g, b = (int(MODEL_COLORS[base][i:i + 2], 16) for i in (1, 3, 5))
+        return "#" + "".join(f"{round(c + (255 - c) * 0.45):02x}" for c in (r, g, b))
     digest = int(hashlib.md5(str(name).encode()).hexdigest(), 16)
     hue = (digest % 3600) / 3600.0
     lightness = (0.38, 0.50, 0.62)[(digest // 3600) % 3]

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.errors import ConfigError
 
+TUNED_SUFFIX = "-tuned"  # a comparison's nested-tuned row of model M is named "M-tuned" (bench compare --tune)
 LEAK_TAG = "bench.tuning_leak"  # "true" on the MLflow runs of the folds whose test speakers the tuning saw
 TAG_LIMIT = 5000  # characters kept of a tag's text (MLflow limits tag values)
 

@@ -181,3 +181,12 @@ def test_the_same_model_has_the_same_colour_in_every_figure():
     # the hash fallback is stable (md5, not the per-process salted hash()) and spreads names
     assert P.model_color("my_model") == P.model_color("my_model")
     assert len({P.model_color(v) for v in LONG}) == len(LONG)
+
+
+def test_a_tuned_row_is_a_lighter_shade_of_its_models_colour():
+    from matplotlib.colors import to_rgb
+
+    for model in P.MODEL_COLORS:
+        base, tuned = to_rgb(P.model_color(model)), to_rgb(P.model_color(f"{model}-tuned"))
+        assert tuned != base and all(t >= b for t, b in zip(tuned, base))  # same hue, towards white
+    assert len({P.model_color(f"{m}-tuned") for m in P.MODEL_COLORS}) == len(P.MODEL_COLORS)
