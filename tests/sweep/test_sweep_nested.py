@@ -490,3 +490,34 @@ def test_bad_inner_folds_and_overrides_fail_before_any_trial(toy_store, tmp_path
     bad.write_text(study.read_text().replace("inner_folds = 2", "inner_folds = 0"))
     with pytest.raises(ConfigError, match="inner_folds must be a whole number >= 1"):
         load_study(bad)
+
+
+def test_no_trial_is_pruned_before_a_quarter_of_its_epochs_or_the_models_min_epochs(toy_store, tmp_path, monkeypatch):
+    """Early epochs sit near chance for every configuration: the pruner is asked only from
+    epoch max(min_epochs, ceil(epochs / 4)) of each inner fold on."""
+    from bench.sweep.objective import prune_from_epoch
+    from bench.train.config import TrainConfig
+
+    assert prune_from_epoch(TrainConfig(epochs=40)) == 10
+    assert prune_from_epoch(TrainConfig(epochs=40, min_epochs=20)) == 20
+    assert prune_from_epoch(TrainConfig(epochs=2)) == 1
+    store, study = toy_store
+    asked: list[int] = []
+    current = {"epoch": 0}
+    real = optuna.trial.Trial.should_prune
+
+    def should_prune(self):
+        asked.append(current["epoch"])
+        return real(self)
+
+    def fit(*args, **kwargs):
+        for epoch in range(1, args[2].epochs + 1):
+            current["epoch"] = epoch
+            kwargs["on_epoch"](epoch, {"uar": 0.5, "selection": 0.5, "loss": 1.0})
+        return FoldResult(val={"uar": 0.5, "selection": 0.5, "loss": 1.0}, best_epoch=1, history=[{"epoch": 1}])
+
+    monkeypatch.setattr(optuna.trial.Trial, "should_prune", should_prune)
+    monkeypatch.setattr(loop, "fit_fold", fit)
+    sweep(study, trials=3, storage=f"journal:{tmp_path / 'p.journal'}", extra={"store": str(store.root), "track": False},
+          overrides={"train.epochs": 8}, inner_folds=1, write_best=False)
+    assert asked and min(asked) == 2  # epochs 2..8 of 8 (ceil(8 / 4) = 2), never epoch 1
