@@ -135,17 +135,10 @@ TUNE_KEYS = {"trials": int, "inner_folds": int, "seed": int, "pruning": bool}  #
 def read_tune_budget(table: Any, where: str) -> dict[str, Any]:
     """A comparison's ``[tune]`` table: ``trials`` per outer fold (required), ``inner_folds``
     (1: each outer fold's own validation speakers), the sampler ``seed`` and median ``pruning``."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: must be a table (trials, inner_folds, seed, pruning)")
-    unknown = sorted(set(table) - set(TUNE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(TUNE_KEYS)}")
-    for key, kind in TUNE_KEYS.items():
-        if key in table and (not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool))):
-            raise ConfigError(f"{where}: {key} must be {kind.__name__}, got {table[key]!r}")
-    if table.get("trials", 0) < 1 or table.get("inner_folds", 1) < 1:
+    budget = _record(table, TUNE_KEYS, where)
+    if budget.get("trials", 0) < 1 or budget.get("inner_folds", 1) < 1:
         raise ConfigError(f"{where}: needs trials >= 1 (and inner_folds >= 1 when given)")
-    return dict(table)
+    return budget
 
 
 def check_overrides(model: str, overrides: dict[str, Any], where: str) -> dict[str, Any]:
@@ -331,7 +324,7 @@ def _record(table: Any, keys: dict[str, type], where: str) -> dict[str, Any]:
         if kind is int and isinstance(value, bool):
             ok = False
         if not ok:
-            wanted = {float: "a number", list: "a list", int: "an integer", str: "text"}[kind]
+            wanted = {float: "a number", list: "a list", int: "an integer", str: "text", bool: "true or false"}[kind]
             raise ConfigError(f"{where}: {key} must be {wanted}, got {value!r}")
     for key in ("test_speakers", "tuned_on_speakers"):
         if key in table and not all(isinstance(v, str) for v in table[key]):

@@ -130,7 +130,7 @@ def test_tune_budget_reads_the_study_table_under_the_cli_trials(tmp_path):
     assert TuneBudget.of(None) is None
     study = tmp_path / "c.toml"
     study.write_text('[study]\nkind = "comparison"\nmodels = ["deiii"]\n[tune]\ntrials = "four"\n')
-    with pytest.raises(ConfigError, match=r"\[tune\]: trials must be int"):
+    with pytest.raises(ConfigError, match=r"\[tune\]: trials must be an integer"):
         load_study(study)
     study.write_text('[study]\nkind = "sweep"\nmodel = "deiii"\n[tune]\ntrials = 4\n')
     with pytest.raises(ConfigError, match=r"\[tune\] belongs to a comparison"):
