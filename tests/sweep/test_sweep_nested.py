@@ -521,3 +521,23 @@ def test_no_trial_is_pruned_before_a_quarter_of_its_epochs_or_the_models_min_epo
     sweep(study, trials=3, storage=f"journal:{tmp_path / 'p.journal'}", extra={"store": str(store.root), "track": False},
           overrides={"train.epochs": 8}, inner_folds=1, write_best=False)
     assert asked and min(asked) == 2  # epochs 2..8 of 8 (ceil(8 / 4) = 2), never epoch 1
+
+
+def test_cli_set_and_inner_folds_reach_the_written_configuration(toy_store, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bench.cli import _load_commands, app
+
+    store, study = toy_store
+    real = driver.sweep
+    monkeypatch.setattr(driver, "sweep", lambda *a, **k: real(*a, **{**k, "objective": TOY,
+                                                                      "extra": {"track": False, "store": str(store.root)}}))
+    out = tmp_path / "laid.toml"
+    _load_commands()
+    result = CliRunner().invoke(app, ["sweep", "--study", str(study), "--trials", "1", "--nested", "--out", str(out),
+                                      "--inner-folds", "1", "--set", "train.epochs=7", "--set", "train.patience=3",
+                                      "--storage", f"journal:{tmp_path / 'laid.journal'}"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = load_study(out)
+    assert written.overrides[MODEL]["train.epochs"] == 7 and written.overrides[MODEL]["train.patience"] == 3
+    assert written.tuning["inner_folds"] == 1
