@@ -114,7 +114,9 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
                        tracking_uri=tracking_uri, device=device, sampler_seed=budget.seed, nested=True,
                        out=bench_home() / "studies" / f"{name}-{model}-nested.toml", overrides=overrides_of(model),
                        inner_folds=budget.inner_folds,
-                       extra={"store": str(store.root), "study": {"dataset": dataset, "scheme": scheme, "folds": folds}},
+                       # metric "auto": trials are scored on the validation metric the rows early-stop on
+                       extra={"store": str(store.root),
+                              "study": {"dataset": dataset, "scheme": scheme, "folds": folds, "metric": "auto"}},
                        say=say)
         missing = [o.outer_fold for o in result.outer if o.best_value is None]
         if missing or result.best_config_path is None:

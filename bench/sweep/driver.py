@@ -115,14 +115,14 @@ def suggest(trial: optuna.Trial, dimension: SearchDimension) -> Any:
     return trial.suggest_float(dimension.name, float(dimension.low), float(dimension.high), log=dimension.log, step=dimension.step)
 
 
-LAID_STUDY_KEYS = ("dataset", "scheme", "folds")  # [study] keys a caller may lay over a sweep study (extra["study"])
+LAID_STUDY_KEYS = ("dataset", "scheme", "folds", "metric")  # [study] keys a caller may lay over a sweep study (extra["study"])
 
 
 def effective_study(study: Study, extra: dict[str, Any]) -> Study:
     """The sweep study as its trials see it: ``extra["overrides"]`` (``--set``, or a
     comparison's shared budget) over the study's own overrides, ``extra["inner_folds"]`` over
-    its ``inner_folds``, and ``extra["study"]`` (a comparison's dataset, scheme and folds) over
-    those [study] keys. Plain data in ``extra``, so every worker process, on any machine,
+    its ``inner_folds``, and ``extra["study"]`` (a comparison's dataset, scheme, folds and
+    selection metric) over those [study] keys. Plain data in ``extra``, so every worker process, on any machine,
     rebuilds the same study from the file."""
     import dataclasses
 

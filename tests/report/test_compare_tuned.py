@@ -95,6 +95,7 @@ def test_tuned_rows_stand_beside_the_defaults_with_the_same_budget_and_no_test_s
         tuned = result.results[f"{model}-tuned"]
         written = load_study(tuned.config)
         assert written.tuning["trials"] == 2 and written.tuning["inner_folds"] == 1
+        assert written.tuning["metric"] == "auto"  # the rows' own selection metric, not the space file's
         assert written.overrides[model]["train.epochs"] == 2
         for fold in scheme.folds:
             assert tuned.fold_configs[fold.name]["train"]["lr"] == written.fold_overrides[fold.name]["train.lr"]
