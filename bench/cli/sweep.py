@@ -50,6 +50,8 @@ def sweep_command(
                                 "own non-test speakers; writes one configuration per fold (leak-free)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override key=value for every trial, over the study's "
                                                   "own (train keys as train.key); written into the configuration file."),
+    start_from_defaults: bool = typer.Option(False, "--start-from-defaults", help="Trial 0 of every study is the "
+                                             "model's own setting (recipe, presets, --set) where it lies in the space."),
     inner_folds: Optional[int] = typer.Option(None, "--inner-folds", help="Inner folds per trial, over the study's "
                                               "inner_folds; 1 = the outer fold's own validation speakers (one training a trial)."),
 ) -> None:
@@ -71,6 +73,7 @@ def sweep_command(
             raise ConfigError("give --model or --study")
         study = default_study(model)
     result = sweep(study, trials=trials, workers=workers, storage=storage, pruning=pruning, tracking_uri=tracking_uri,
+                   extra={"start_from_defaults": True} if start_from_defaults else None,
                    device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option),
                    nested=nested, overrides=parse_overrides(overrides), inner_folds=inner_folds, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if result.nested:

@@ -80,6 +80,7 @@ class TuneBudget:
     inner_folds: int = 1
     seed: int = 0
     pruning: bool = True
+    from_defaults: bool = True  # trial 0 is the model's own setting, so tuning never picks below it on validation
 
     @classmethod
     def of(cls, table: dict[str, Any] | None, trials: int | None = None) -> "TuneBudget | None":
@@ -90,7 +91,8 @@ class TuneBudget:
     def describe(self) -> str:
         inner = ("each outer fold's own validation speakers" if self.inner_folds == 1
                  else f"{self.inner_folds} inner folds of each outer fold's non-test speakers")
-        return (f"nested per outer fold: {self.trials} trials (TPE{', median pruning' if self.pruning else ''}, "
+        start = ", the first at the model's defaults" if self.from_defaults else ""
+        return (f"nested per outer fold: {self.trials} trials{start} (TPE{', median pruning' if self.pruning else ''}, "
                 f"seed {self.seed}) on {inner}; space: studies/sweep_<model>.toml")
 
 
@@ -115,7 +117,7 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
                        out=bench_home() / "studies" / f"{name}-{model}-nested.toml", overrides=overrides_of(model),
                        inner_folds=budget.inner_folds,
                        # metric "auto": trials are scored on the validation metric the rows early-stop on
-                       extra={"store": str(store.root),
+                       extra={"store": str(store.root), "start_from_defaults": budget.from_defaults,
                               "study": {"dataset": dataset, "scheme": scheme, "folds": folds, "metric": "auto"}},
                        say=say)
         missing = [o.outer_fold for o in result.outer if o.best_value is None]

@@ -129,12 +129,14 @@ def _check_model(name: Any, where: str) -> str:
     return name
 
 
-TUNE_KEYS = {"trials": int, "inner_folds": int, "seed": int, "pruning": bool}  # a comparison's [tune] table
+TUNE_KEYS = {"trials": int, "inner_folds": int, "seed": int, "pruning": bool,  # a comparison's [tune] table
+             "from_defaults": bool}
 
 
 def read_tune_budget(table: Any, where: str) -> dict[str, Any]:
     """A comparison's ``[tune]`` table: ``trials`` per outer fold (required), ``inner_folds``
-    (1: each outer fold's own validation speakers), the sampler ``seed`` and median ``pruning``."""
+    (1: each outer fold's own validation speakers), the sampler ``seed``, median ``pruning`` and
+    ``from_defaults`` (trial 0 at the model's own setting)."""
     budget = _record(table, TUNE_KEYS, where)
     if budget.get("trials", 0) < 1 or budget.get("inner_folds", 1) < 1:
         raise ConfigError(f"{where}: needs trials >= 1 (and inner_folds >= 1 when given)")

@@ -234,6 +234,10 @@ def worker_loop(settings: SweepSettings) -> None:
     optuna_study = open_study(settings, study)
     fail_orphaned_trials(optuna_study)
     objective = load_objective(settings, study)
+    if settings.extra.get("start_from_defaults") and not optuna_study.trials and hasattr(objective, "default_params"):
+        # trial 0 is the model's own setting (Optuna's enqueue_trial; a dimension whose default
+        # lies outside the space is sampled); another worker's copy is skipped as a duplicate
+        optuna_study.enqueue_trial(objective.default_params(), skip_if_exists=True)
 
     def tagged(trial: optuna.Trial) -> float:
         mark_owner(trial)
@@ -308,9 +312,11 @@ def _supervise(processes: list, settings: SweepSettings, optuna_study, ctx, resp
 
 def default_study_name(study: Study, extra: dict[str, Any] | None = None) -> str:
     """``<name>-<hash>`` of the study file's text and of the settings laid over it (``--set``,
-    ``--inner-folds``): another budget is another Optuna study, never a resumed one."""
+    ``--inner-folds``, ``--start-from-defaults``): another budget is another Optuna study, never
+    a resumed one."""
     source = Path(study.path).read_bytes() if study.path else b""
-    laid = {key: (extra or {})[key] for key in ("overrides", "inner_folds", "study") if (extra or {}).get(key) is not None}
+    laid = {key: (extra or {})[key] for key in ("overrides", "inner_folds", "study", "start_from_defaults")
+            if (extra or {}).get(key)}
     return f"{study.name}-{stable_hash({'source': source.decode('utf-8', 'replace'), **laid}, 8)}"
 
 

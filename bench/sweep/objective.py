@@ -171,6 +171,24 @@ class TrainingObjective:
         except ConfigError as exc:
             raise ConfigError(f"{study.path}: [study] metric: {exc}") from None
 
+    def default_params(self) -> dict[str, Any]:
+        """The space's dimensions at the values the model trains with untuned (recipe, presets
+        and the study's settings), for those that lie inside the space: the first trial of a
+        sweep that starts from the defaults, so the best configuration is never one that scores
+        below the model's own settings on validation."""
+        model_config, train_config = self.configs(self.overrides({}))
+        params: dict[str, Any] = {}
+        for dimension in self.study.space:
+            key = dimension.target
+            source = train_config if key.startswith("train.") else model_config
+            value = getattr(source, key.removeprefix("train."), None)
+            if dimension.type == "categorical":
+                if value in dimension.choices:
+                    params[dimension.name] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and dimension.low <= value <= dimension.high:
+                params[dimension.name] = int(value) if dimension.type == "int" else float(value)
+        return params
+
     def overrides(self, sampled: dict[str, Any]) -> dict[str, Any]:
         """One trial's overrides: the study's settings, then the ``sampled`` values, and the
         study's metric as the trainer's selection metric."""

@@ -106,8 +106,8 @@ def test_tuned_rows_stand_beside_the_defaults_with_the_same_budget_and_no_test_s
     training = (tmp_path / "report" / "training.md").read_text()
     assert "nested-tuned per outer fold, 2 trials per fold, hold-out inner split" in training
     assert "| toy-ta-tuned |" in training and "| toy-ta |" in training  # the row's name, not its model
-    assert "TuneBudget" not in training and "<model>-tuned, nested per outer fold: 2 trials" in \
-        (tmp_path / "report" / "index.md").read_text()
+    index = (tmp_path / "report" / "index.md").read_text()
+    assert "<model>-tuned, nested per outer fold: 2 trials, the first at the model's defaults (TPE" in index
 
     # A second invocation resumes: the sweeps are finished and every row is cached.
     fits.clear()
@@ -127,6 +127,7 @@ def test_tune_without_a_budget_or_space_fails_before_anything_trains(tuned_compa
 
 def test_tune_budget_reads_the_study_table_under_the_cli_trials(tmp_path):
     assert TuneBudget.of({"trials": 4, "inner_folds": 2}) == TuneBudget(4, 2)
+    assert TuneBudget.of({"trials": 4, "from_defaults": False}).from_defaults is False
     assert TuneBudget.of({"trials": 4}, trials=6) == TuneBudget(6)
     assert TuneBudget.of(None) is None
     study = tmp_path / "c.toml"
