@@ -80,7 +80,7 @@ class TuneBudget:
     inner_folds: int = 1
     seed: int = 0
     pruning: bool = True
-    from_defaults: bool = True  # trial 0 is the model's own setting, so tuning never picks below it on validation
+    from_defaults: bool = True  # trial 0 is the model's own setting: the defaults are always among the candidates
 
     @classmethod
     def of(cls, table: dict[str, Any] | None, trials: int | None = None) -> "TuneBudget | None":

@@ -174,8 +174,8 @@ class TrainingObjective:
     def default_params(self) -> dict[str, Any]:
         """The space's dimensions at the values the model trains with untuned (recipe, presets
         and the study's settings), for those that lie inside the space: the first trial of a
-        sweep that starts from the defaults, so the best configuration is never one that scores
-        below the model's own settings on validation."""
+        sweep that starts from the defaults, so the model's own settings are always among the
+        candidates the validation score chooses from (a small budget cannot offer only worse ones)."""
         model_config, train_config = self.configs(self.overrides({}))
         params: dict[str, Any] = {}
         for dimension in self.study.space:
