@@ -397,9 +397,8 @@ def test_nested_outer_study_started_elsewhere_is_continued_to_its_budget(toy_sto
     assert result.best_config_path is None
 
 
-def test_cli_nested_prints_one_row_per_outer_fold_and_the_reuse_command(toy_store, tmp_path, monkeypatch):
-    import shlex
-
+def _cli_nested_sweep(toy_store, monkeypatch, out, journal, *extra_args):
+    """``bench sweep --study <toy> --trials 1 --nested --out OUT ...`` with the toy objective."""
     from typer.testing import CliRunner
 
     from bench.cli import _load_commands, app
@@ -408,11 +407,18 @@ def test_cli_nested_prints_one_row_per_outer_fold_and_the_reuse_command(toy_stor
     real = driver.sweep
     monkeypatch.setattr(driver, "sweep", lambda *a, **k: real(*a, **{**k, "objective": TOY,
                                                                       "extra": {"track": False, "store": str(store.root)}}))
-    out = tmp_path / "per fold.toml"
     _load_commands()
     result = CliRunner().invoke(app, ["sweep", "--study", str(study), "--trials", "1", "--nested", "--out", str(out),
-                                      "--storage", f"journal:{tmp_path / 'cli.journal'}"], catch_exceptions=False)
+                                      *extra_args, "--storage", f"journal:{journal}"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    return result
+
+
+def test_cli_nested_prints_one_row_per_outer_fold_and_the_reuse_command(toy_store, tmp_path, monkeypatch):
+    import shlex
+
+    out = tmp_path / "per fold.toml"
+    result = _cli_nested_sweep(toy_store, monkeypatch, out, tmp_path / "cli.journal")
     assert all(f"fold{i}" in result.output for i in range(1, 6))
     lines = result.output.splitlines()
     index = lines.index(f"per-fold configurations written to {out}; run each fold with its own:")
@@ -524,20 +530,9 @@ def test_no_trial_is_pruned_before_a_quarter_of_its_epochs_or_the_models_min_epo
 
 
 def test_cli_set_and_inner_folds_reach_the_written_configuration(toy_store, tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from bench.cli import _load_commands, app
-
-    store, study = toy_store
-    real = driver.sweep
-    monkeypatch.setattr(driver, "sweep", lambda *a, **k: real(*a, **{**k, "objective": TOY,
-                                                                      "extra": {"track": False, "store": str(store.root)}}))
     out = tmp_path / "laid.toml"
-    _load_commands()
-    result = CliRunner().invoke(app, ["sweep", "--study", str(study), "--trials", "1", "--nested", "--out", str(out),
-                                      "--inner-folds", "1", "--set", "train.epochs=7", "--set", "train.patience=3",
-                                      "--storage", f"journal:{tmp_path / 'laid.journal'}"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    _cli_nested_sweep(toy_store, monkeypatch, out, tmp_path / "laid.journal",
+                      "--inner-folds", "1", "--set", "train.epochs=7", "--set", "train.patience=3")
     written = load_study(out)
     assert written.overrides[MODEL]["train.epochs"] == 7 and written.overrides[MODEL]["train.patience"] == 3
     assert written.tuning["inner_folds"] == 1
