@@ -128,6 +128,14 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
     return paths
 
 
+def _device_kind(device: str) -> str:
+    """The sweep's device for the rows' ``--device``: "auto" resolved as the trainer does
+    (CUDA when torch sees a GPU), so trials and rows train on the same kind of device."""
+    from bench.train.loop import resolve_device
+
+    return resolve_device(device).type
+
+
 def _sweep_workers(executor) -> int:
     """Local sweep processes for ``--tune``, from the grid's executor: ``--jobs N`` gives N,
     ``--jobs auto`` one per idle core; a Ray or serial grid tunes in one process."""
@@ -319,7 +327,7 @@ def compare(
     if budget is not None:  # every model tuned alike, before any row trains
         tuned = tune_models(list(dict.fromkeys(models)), budget, overrides_of, store=store, dataset=dataset,
                             scheme=split.name, folds=folds, name=f"compare-{safe_name(dataset, '--dataset')}",
-                            tracking_uri=tracking_uri, device="cpu" if device == "auto" else device,
+                            tracking_uri=tracking_uri, device=_device_kind(device),
                             workers=_sweep_workers(executor),
                             say=lambda line: console.print(escape(line), highlight=False))
     runs = []
