@@ -62,8 +62,6 @@ def robustness_frame(result, metric: str, row_key: str = "model", row: str | Non
     return pd.DataFrame(rows)
 
 
-
-
 @dataclass
 class TuneBudget:
     """The nested-tuning budget every model of a comparison gets alike (``[tune]``, ``--tune``).
@@ -320,6 +318,7 @@ def compare(
     options = {**(spec.options if spec is not None and dataset == spec.dataset else {}), **(options or {})}
     store, dataset, synthetic = open_dataset(dataset, root, options=options, progress=progress, say=console.print)
     split = get_scheme(dataset, scheme, manifest=store.manifest)
+
     def overrides_of(model: str) -> dict[str, Any]:
         return {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
 

@@ -122,8 +122,8 @@ def effective_study(study: Study, extra: dict[str, Any]) -> Study:
     """The sweep study as its trials see it: ``extra["overrides"]`` (``--set``, or a
     comparison's shared budget) over the study's own overrides, ``extra["inner_folds"]`` over
     its ``inner_folds``, and ``extra["study"]`` (a comparison's dataset, scheme, folds and
-    selection metric) over those [study] keys. Plain data in ``extra``, so every worker process, on any machine,
-    rebuilds the same study from the file."""
+    selection metric) over those [study] keys. Plain data in ``extra``, so every worker
+    process, on any machine, rebuilds the same study from the file."""
     import dataclasses
 
     overrides, inner, head = extra.get("overrides") or {}, extra.get("inner_folds"), extra.get("study") or {}
