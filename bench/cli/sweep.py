@@ -73,9 +73,10 @@ def sweep_command(
             raise ConfigError("give --model or --study")
         study = default_study(model)
     result = sweep(study, trials=trials, workers=workers, storage=storage, pruning=pruning, tracking_uri=tracking_uri,
-                   extra={"start_from_defaults": True} if start_from_defaults else None,
                    device=device, study_name=study_name, out=out, sampler_seed=seed, options=parse_options(option),
-                   nested=nested, overrides=parse_overrides(overrides), inner_folds=inner_folds, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+                   nested=nested, overrides=parse_overrides(overrides), inner_folds=inner_folds,
+                   start_from_defaults=start_from_defaults,
+                   say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if result.nested:
         _print_nested(result)
         return

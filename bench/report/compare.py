@@ -113,9 +113,9 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
         result = sweep(shipped_study("sweep", model), trials=budget.trials, workers=workers, pruning=budget.pruning,
                        tracking_uri=tracking_uri, device=device, sampler_seed=budget.seed, nested=True,
                        out=bench_home() / "studies" / f"{name}-{model}-nested.toml", overrides=overrides_of(model),
-                       inner_folds=budget.inner_folds,
+                       inner_folds=budget.inner_folds, start_from_defaults=budget.from_defaults,
                        # metric "auto": trials are scored on the validation metric the rows early-stop on
-                       extra={"store": str(store.root), "start_from_defaults": budget.from_defaults,
+                       extra={"store": str(store.root),
                               "study": {"dataset": dataset, "scheme": scheme, "folds": folds, "metric": "auto"}},
                        say=say)
         missing = [o.outer_fold for o in result.outer if o.best_value is None]

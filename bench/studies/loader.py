@@ -8,7 +8,7 @@ an hour). Three kinds, told apart by ``[study] kind``:
     ``models = [...]``, per-model overrides in ``[overrides.<model>]`` (model keys plain,
     training keys under ``train.``), optional ``[[reported]]`` rows quoted from the literature
     (kept apart from measured rows in every table), and an optional ``[tune]`` budget
-    (``trials``, ``inner_folds``, ``seed``, ``pruning``) with which ``bench compare --tune``
+    (``trials``, ``inner_folds``, ``seed``, ``pruning``, ``from_defaults``) with which ``bench compare --tune``
     nested-tunes every model alike and adds its tuned row beside the default one.
 ``ablation``
     ``model``, ``reference`` (the variant every other row is compared with) and one

@@ -425,6 +425,7 @@ def sweep(
     nested: bool = False,
     overrides: dict[str, Any] | None = None,
     inner_folds: int | None = None,
+    start_from_defaults: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep to ``trials`` finished trials and write the best study file.
@@ -437,6 +438,7 @@ def sweep(
     ``overrides`` (``--set``; training keys as ``train.<key>``) lie over the study's own, and
     ``inner_folds`` over its ``inner_folds`` (1: the outer fold's own validation speakers); both
     are written into the configuration files, so ``bench run --config`` trains as the trials did.
+    ``start_from_defaults``: trial 0 of every (outer) study is the model's own setting.
     """
     if not isinstance(study, Study):
         study = load_study(study)
@@ -451,6 +453,8 @@ def sweep(
         if int(inner_folds) < 1:
             raise ConfigError(f"--inner-folds {inner_folds}: give 1 (the outer fold's own validation speakers) or more")
         laid["inner_folds"] = int(inner_folds)
+    if start_from_defaults:
+        laid["start_from_defaults"] = True
     extra = {**(extra or {}), **laid}
     study = effective_study(study, extra)
     if trials < 1 or workers < 1:

@@ -4,8 +4,8 @@ Inner folds are drawn from the speakers that the outer fold (``outer_fold``, the
 first fold by default) does *not* test: those speakers are split k ways (``inner_folds``) and
 each part serves once as validation while the rest train. ``inner_folds = 1`` is the hold-out
 form: one inner split, the outer fold's own training and validation speakers (the split that
-``bench run`` early-stops on), so a trial costs one training instead of k. No clip of a test speaker is ever
-loaded by a trial, and no test metric is ever computed: the best configuration is then run on
+``bench run`` early-stops on), so a trial costs one training instead of k. No clip of a test
+speaker is ever loaded by a trial, and no test metric is ever computed: the best configuration is then run on
 the outer folds with ``bench run --config`` like any other.
 
 A nested sweep (``bench sweep --nested``) runs one study per outer fold, each objective with

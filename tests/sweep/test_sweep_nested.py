@@ -545,14 +545,14 @@ def test_start_from_defaults_makes_trial_0_of_every_outer_study_the_models_own_s
     monkeypatch.setattr(loop, "fit_fold", lambda *a, **k: _fake_fit(a[2], k.get("on_epoch")))
     journal = f"journal:{tmp_path / 'd.journal'}"
     result = sweep(study, trials=2, storage=journal, pruning=False, nested=True, write_best=False, study_name="defaults",
-                   extra={"store": str(store.root), "track": False, "start_from_defaults": True})
+                   extra={"store": str(store.root), "track": False}, start_from_defaults=True)
     storage = open_storage(journal)
     for outer in result.outer:
         trials = optuna.load_study(study_name=outer.study_name, storage=storage).get_trials()
         assert trials[0].params == {"lr": TrainConfig().lr, "hidden": 16}  # the toy's own lr and width
         assert trials[1].params != trials[0].params
     again = sweep(study, trials=3, storage=journal, pruning=False, nested=True, write_best=False, study_name="defaults",
-                  extra={"store": str(store.root), "track": False, "start_from_defaults": True})
+                  extra={"store": str(store.root), "track": False}, start_from_defaults=True)
     for outer in again.outer:  # a resumed study does not run the defaults twice
         params = [t.params for t in optuna.load_study(study_name=outer.study_name, storage=storage).get_trials()]
         assert len(params) == 3 and params.count(params[0]) == 1
