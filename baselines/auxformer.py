@@ -179,8 +179,13 @@ class Attention(nn.Module):
         runs its math kernel and draws the dropout mask with ``bernoulli_`` (20% of an official-
         setting training step on CPU); here the mask comes from :func:`bench.nn.dropout.dropout`.
         A query that may attend to no key gets zero output, as SDPA's safe softmax gives."""
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-        weights = scores.masked_fill(~allowed[:, None], float("-inf")).softmax(dim=-1)
+        # Scaled and masked in place (neither the product's backward nor the scale's reads its
+        # output), the mask added as 0 / -inf: the softmax sees the same scores, bit for bit,
+        # and the backward passes the gradient through instead of copying and masking it (the
+        # softmax's gradient is already 0 wherever the weight is 0).
+        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill_(~allowed, float("-inf"))
+        scores = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.shape[-1]))
+        weights = scores.add_(bias[:, None]).softmax(dim=-1)
         blind = ~allowed.any(dim=-1)  # (B, Tq)
         if bool(blind.any()):
             weights = weights.masked_fill(blind[:, None, :, None], 0.0)

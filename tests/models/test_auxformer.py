@@ -184,6 +184,34 @@ def test_fast_kernels_attention_is_sdpas_math_written_out():
     assert torch.equal(got[2, :, 3], torch.zeros_like(got[2, :, 3]))
 
 
+def test_fast_kernels_attention_in_place_is_the_plain_formula_bit_for_bit():
+    """The explicit path scales and masks in place and adds the mask as 0 / -inf: output and
+    every input gradient equal those of the plain ``masked_fill`` formula, bit for bit, so no
+    result trained under ``kernels="fast"`` changed with it."""
+    from baselines.auxformer import Attention
+    from bench.nn.dropout import dropout, use_kernels
+
+    g = torch.Generator().manual_seed(1)  # head width 5, as AuxFormer's: a scale that rounds
+    base = [torch.randn(3, 5, 7, 5, generator=g) for _ in range(3)]
+    allowed = future_mask(torch.ones(3, 7, dtype=torch.bool), torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 7]).bool())
+    grad = torch.randn(3, 5, 7, 5, generator=g)
+
+    def run(plain: bool):
+        q, k, v = (t.clone().requires_grad_() for t in base)
+        torch.manual_seed(5)
+        with use_kernels("fast"):
+            if plain:
+                scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(5))
+                weights = scores.masked_fill(~allowed[:, None], float("-inf")).softmax(dim=-1)
+                out = dropout(weights, 0.3, True) @ v
+            else:
+                out = Attention._explicit(q, k, v, allowed, 0.3)
+        out.backward(grad)
+        return [t.view(torch.int32) for t in (out.detach(), q.grad, k.grad, v.grad)]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(True), run(False)))
+
+
 def test_fast_kernels_train_without_bernoulli_in_attention():
     from torch.profiler import ProfilerActivity, profile
 

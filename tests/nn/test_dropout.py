@@ -49,6 +49,22 @@ def test_fast_draws_another_stream_than_bernoulli():
     assert not torch.equal(fast, F.dropout(x, 0.5, True))
 
 
+def test_fast_mask_is_the_uniform_stream_compared_bit_for_bit():
+    """Pins the fast path's numbers: the mask is ``(rand >= p) * 1/(1-p)`` from the same draws,
+    so building it in place changed no result trained with ``kernels="fast"``."""
+    x = torch.randn(6, 40, 50, requires_grad=True)
+    grad = torch.randn(6, 40, 50)
+    torch.manual_seed(7)
+    mask = (torch.rand(6, 40, 50) >= 0.3).to(torch.float32).mul_(1.0 / 0.7)
+    torch.manual_seed(7)
+    with use_kernels("fast"):
+        got = dropout(x, 0.3, True)
+    got.backward(grad)
+    # compared as bits, so that the sign of every dropped zero matches too
+    assert torch.equal(got.detach().view(torch.int32), (x.detach() * mask).view(torch.int32))
+    assert torch.equal(x.grad.view(torch.int32), (grad * mask).view(torch.int32))
+
+
 def test_fast_gradient_is_the_mask_times_the_scale():
     torch.manual_seed(0)
     x = torch.randn(50, 20, requires_grad=True)
