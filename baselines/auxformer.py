@@ -69,7 +69,8 @@ from torch import nn
 from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.attention import safe_key_mask
-from bench.nn.dropout import current_kernels, dropout as apply_dropout
+from bench.nn.dropout import dropout as apply_dropout
+from bench.nn.kernels import fast_kernels
 from bench.nn.frontends import DEFAULT_CNN_CHANNELS, build_audio_frontend, build_video_frontend
 from bench.models.registry import register_model
 
@@ -167,7 +168,7 @@ class Attention(nn.Module):
 
         qh, kh, vh = split(self.q_proj(q)), split(self.k_proj(k)), split(self.v_proj(v))
         p = self.dropout if self.training else 0.0
-        if p > 0 and current_kernels() == "fast":
+        if p > 0 and fast_kernels():
             out = self._explicit(qh, kh, vh, allowed, p)
         else:
             out = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=allowed[:, None], dropout_p=p)

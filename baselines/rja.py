@@ -99,7 +99,8 @@ from torch import nn
 from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_frame_steps
 from bench.errors import ConfigError
 from bench.nn.dropout import Dropout
-from bench.nn.frontends import build_audio_frontend
+from bench.nn.kernels import fast_kernels
+from bench.nn.frontends import build_audio_frontend, fold_real, unfold_real
 from bench.nn.losses import ccc, head_loss, masked_steps
 from bench.models.registry import register_model
 
@@ -170,7 +171,13 @@ FEATURE_NORMS = ("l2", "rms")
 def normalise(x: torch.Tensor, feature_norm: str) -> torch.Tensor:
     """``x`` along its last axis as a unit vector ("l2", official) or at unit RMS ("rms": the
     unit vector times sqrt(width), so each element stays O(1) however wide the vector)."""
-    x = F.normalize(x, dim=-1)
+    if fast_kernels():
+        # F.normalize's arithmetic (x / max(||x||, 1e-12)) with the norm broadcast instead of
+        # expanded: the same numbers and gradients, bit for bit, without full-size copies of the
+        # norm and its square in the backward (the video vector is 6,272 wide at the preset).
+        x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    else:
+        x = F.normalize(x, dim=-1)
     return x * math.sqrt(x.shape[-1]) if feature_norm == "rms" else x
 
 
@@ -284,14 +291,12 @@ class SpatialFrameCNN(nn.Module):
         if x.dim() != 5:
             raise ConfigError(f"rja: video_input='frames' expects (B, T, 3, H, W), got {tuple(x.shape)}")
         b, t = mask.shape
-        real = x[mask].float()
+        real = fold_real(x, mask).float()
         if real.shape[0] == 0:
             return x.new_zeros(b, t, self.grid * self.grid, self.channels, dtype=self.proj.weight.dtype)
         maps = F.adaptive_avg_pool2d(self.trunk(real), self.grid)  # (N, C', g, g)
         features = self.proj(maps.flatten(2).transpose(1, 2))
-        # The buffer takes the features' dtype: under autocast the projection gives bf16.
-        out = features.new_zeros(b, t, self.grid * self.grid, self.channels)
-        return out.index_put((mask,), features)
+        return unfold_real(features, mask)  # the features' dtype: bf16 under autocast
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
 from bench.models.registry import register_model
 from bench.nn.dropout import Dropout
+from bench.nn.frontends import fold_real, unfold_real
 from bench.nn.norm import MaskedBatchNorm1d
 
 PAPER = (
@@ -397,11 +398,10 @@ class SAF(AVModel):
             raise ValueError(f"saf: expected frames (B, T, 3, H, W), got shape {tuple(video.shape)}")
         b, t = mask.shape
         dtype = self.head.weight.dtype  # float32 unless the model was cast
-        feats = video.new_zeros(b, t, self.visual.out_dim, dtype=dtype)
-        real = video[mask].to(dtype)  # frames folded into the batch, padding skipped
-        if real.shape[0]:
-            feats = feats.index_put((mask,), self.visual(real).to(feats.dtype))
-        return feats.transpose(1, 2), mask
+        real = fold_real(video, mask).to(dtype)  # frames folded into the batch, padding skipped
+        if not real.shape[0]:
+            return video.new_zeros(b, self.visual.out_dim, t, dtype=dtype), mask
+        return unfold_real(self.visual(real).to(dtype), mask).transpose(1, 2), mask
 
     # -- fusion ---------------------------------------------------------------------------------
     @staticmethod

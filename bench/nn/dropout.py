@@ -1,7 +1,7 @@
 """Dropout whose random mask comes from the kernel set the trainer chose (``train.kernels``).
 
 Every model in the suite calls :class:`Dropout` / :func:`dropout` instead of ``nn.Dropout`` /
-``F.dropout``. Outside :func:`use_kernels` (and under ``"reference"``) they *are* torch's
+``F.dropout``. Outside :func:`bench.nn.kernels.use_kernels` (and under ``"reference"``) they *are* torch's
 dropout: ``bernoulli_`` masks, the exact numbers of every result trained before the switch.
 Under ``"fast"`` the mask is ``rand >= p``: the same distribution (each unit kept with
 probability 1 - p, kept units scaled by 1 / (1 - p)), drawn from a different random stream.
@@ -9,44 +9,20 @@ On CPU, ``bernoulli_`` is the single most expensive op of a DE-III training step
 measured in the profile that issue 10 quotes); ``rand`` + compare fills the same mask about
 1.8x faster. The method is unchanged; the numbers for a given seed are not (a different stream
 of random draws), which is why ``train.kernels`` is part of a result's cache key.
-
-A context variable, not a global flag, so that two trainings in one process (threads, a Ray
-actor) never see each other's setting.
 """
 
 from __future__ import annotations
-
-import contextlib
-from contextvars import ContextVar
-from typing import Iterator, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-Kernels = Literal["fast", "reference"]
-_KERNELS: ContextVar[str] = ContextVar("bench_kernels", default="reference")
-
-
-@contextlib.contextmanager
-def use_kernels(kernels: Kernels) -> Iterator[None]:
-    """Within the block, :func:`dropout` uses ``kernels`` ("fast" or "reference")."""
-    if kernels not in ("fast", "reference"):
-        raise ValueError(f"kernels must be 'fast' or 'reference', got {kernels!r}")
-    token = _KERNELS.set(kernels)
-    try:
-        yield
-    finally:
-        _KERNELS.reset(token)
-
-
-def current_kernels() -> str:
-    return _KERNELS.get()
+from bench.nn.kernels import fast_kernels
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``F.dropout(x, p, training)``, with the mask drawn as the active kernel set says."""
-    if not training or p == 0.0 or _KERNELS.get() == "reference":
+    if not training or p == 0.0 or not fast_kernels():
         return F.dropout(x, p, training)
     if p == 1.0:
         return x * 0.0

@@ -3,7 +3,7 @@
 Every frontend is an ``nn.Module`` with ``forward(x, mask) -> (features (B, T', D), mask (B, T'))``
 where ``mask`` is True on real steps. Padded steps never influence real outputs:
 
-* the per-frame CNNs run on the **real frames only** (``x[mask]``), so BatchNorm statistics in
+* the per-frame CNNs run on the **real frames only** (``x[mask]``, :func:`fold_real`), so BatchNorm statistics in
   training never see padding frames either, and scatter the embeddings back (zeros at padding);
 * the log-mel frontend zeroes padded steps before each convolution, which is exactly the zero
   padding the convolution would see at the end of an unpadded clip, and downsamples the mask
@@ -28,6 +28,7 @@ from torch import nn
 
 from bench.errors import ConfigError
 from bench.nn.attention import zero_padding
+from bench.nn.kernels import fast_kernels
 
 DEFAULT_CNN_CHANNELS = (32, 64, 128, 256)
 
@@ -59,6 +60,25 @@ def channels_last_grad(x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 4 and x.requires_grad and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         return _ChannelsLastGrad.apply(x)
     return x
+
+
+def fold_real(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The real steps of ``(B, T, ...)`` folded into one batch ``(N_real, ...)``: ``x[mask]``.
+
+    Under the "fast" kernels, when every step is real (fixed-length frame clips, the usual
+    case), this is a view of ``x`` instead of a gathered copy of every frame: the same values in
+    the same order, so the same numbers and gradients, bit for bit."""
+    if fast_kernels() and x.shape[:2] == mask.shape and bool(mask.all()):
+        return x.flatten(0, 1)
+    return x[mask]
+
+
+def unfold_real(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`fold_real`: ``(N_real, ...)`` -> ``(B, T, ...)``, zeros at padded steps
+    (under the "fast" kernels, a view of ``values`` when every step is real)."""
+    if fast_kernels() and values.shape[0] == mask.numel() and bool(mask.all()):
+        return values.view(*mask.shape, *values.shape[1:])
+    return values.new_zeros(*mask.shape, *values.shape[1:]).index_put((mask,), values)
 
 
 def _full_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -95,12 +115,11 @@ class FrameCNN(nn.Module):
             raise ValueError(f"expected frames (B, T, C, H, W), got shape {tuple(x.shape)}")
         mask = _full_mask(x, mask)
         b, t = mask.shape
-        real = x[mask].float()  # (N_real, C, H, W)
+        real = fold_real(x, mask).float()  # (N_real, C, H, W)
         if real.shape[0] == 0:
             return x.new_zeros(b, t, self.out_dim, dtype=self.proj.weight.dtype), mask
         feats = self.proj(channels_last_grad(self.trunk(real)).mean(dim=(-2, -1)))  # bf16 under autocast
-        out = feats.new_zeros(b, t, self.out_dim).index_put((mask,), feats)
-        return out, mask
+        return unfold_real(feats, mask), mask
 
 
 class LogMelFrontend(nn.Module):

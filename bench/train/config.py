@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bench.errors import ConfigError
+from bench.nn.kernels import Kernels
 
 # Fields that do not change the numbers a run produces (only where and how fast it runs).
 RUNTIME_FIELDS = ("device", "num_workers", "pin_memory", "preload", "save_state")
@@ -22,7 +23,6 @@ FRAME_FIELDS = ("window_steps", "window_hop")
 # Fields added after results were first cached: in a cache key only when not at their default,
 # so a result trained without them keeps its key (bench.study.cache.fold_key).
 KEY_AT_DEFAULT_OMITTED = ("warmup_epochs", "warmup_lr", "min_epochs")
-Kernels = Literal["fast", "reference"]
 
 
 @dataclass
@@ -74,7 +74,8 @@ class TrainConfig:
     # -- how a step is computed (part of a result's identity: these change the floats) --------
     # "fast": dropout masks from rand + compare instead of bernoulli_ (same distribution, other
     # random stream; bench.nn.dropout), convolution weights in channels_last (oneDNN's native
-    # layout: no reorders around every conv and batch norm), Adam/AdamW fused into one kernel.
+    # layout: no reorders around every conv and batch norm), Adam/AdamW fused into one kernel,
+    # and bit-identical shortcuts (bench.nn.kernels lists them).
     # "reference": the path every result before the switch was trained with. Same method, same
     # hyper-parameters; the numbers for one seed differ (random stream, summation order).
     kernels: Kernels = "fast"

@@ -33,7 +33,7 @@ from bench.data.dataset import ClipDataset, make_loader, to_device
 from bench.data.fields import MODALITIES, store_key_for, uses_features
 from bench.errors import BenchError, ConfigError
 from bench.models.registry import get_model_entry, resolve_config
-from bench.nn.dropout import use_kernels
+from bench.nn.kernels import use_kernels
 from bench.train.augment import augment_batch
 from bench.train.config import TrainConfig, higher_is_better, resolve_selection_metric
 from bench.eval.metrics import classification_metrics, regression_metrics

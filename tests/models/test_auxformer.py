@@ -189,7 +189,8 @@ def test_fast_kernels_attention_in_place_is_the_plain_formula_bit_for_bit():
     every input gradient equal those of the plain ``masked_fill`` formula, bit for bit, so no
     result trained under ``kernels="fast"`` changed with it."""
     from baselines.auxformer import Attention
-    from bench.nn.dropout import dropout, use_kernels
+    from bench.nn.dropout import dropout
+    from bench.nn.kernels import use_kernels
 
     g = torch.Generator().manual_seed(1)  # head width 5, as AuxFormer's: a scale that rounds
     base = [torch.randn(3, 5, 7, 5, generator=g) for _ in range(3)]
@@ -215,7 +216,7 @@ def test_fast_kernels_attention_in_place_is_the_plain_formula_bit_for_bit():
 def test_fast_kernels_train_without_bernoulli_in_attention():
     from torch.profiler import ProfilerActivity, profile
 
-    from bench.nn.dropout import use_kernels
+    from bench.nn.kernels import use_kernels
 
     torch.manual_seed(0)
     model = AuxFormer(AuxFormerConfig(**RAW)).train()

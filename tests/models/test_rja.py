@@ -214,3 +214,24 @@ def test_synthetic_cpu_preset_is_registered_with_the_model():
     assert (config.hidden, config.feature_norm) == (512, "l2")
     model = create_model("rja", **{**RAW, **{k: v for k, v in presets["rja/cpu"].items() if k != "frontend_channels"}})
     assert 0.5e6 < count_parameters(model) < 2e6
+
+
+@pytest.mark.parametrize("feature_norm", ["l2", "rms"])
+def test_fast_normalisation_is_f_normalize_bit_for_bit(feature_norm):
+    """Under the fast kernels the norm is broadcast instead of expanded (no full-size copies in
+    the backward): values and gradients equal F.normalize's, bit for bit."""
+    from baselines.rja import normalise
+    from bench.nn.kernels import use_kernels
+
+    base = torch.randn(4, 3, 500)
+    base[0, 0] = 0.0  # a zero vector: the 1e-12 floor
+    grad = torch.randn(4, 3, 500)
+
+    def run(kernels: str) -> list[torch.Tensor]:
+        x = base.clone().requires_grad_()
+        with use_kernels(kernels):
+            y = normalise(x, feature_norm)
+        y.backward(grad)
+        return [y.detach().view(torch.int32), x.grad.view(torch.int32)]
+
+    assert all(torch.equal(a, b) for a, b in zip(run("fast"), run("reference")))

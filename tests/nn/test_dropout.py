@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.nn.dropout import Dropout, current_kernels, dropout, use_kernels
+from bench.nn.dropout import Dropout, dropout
+from bench.nn.kernels import current_kernels, use_kernels
 
 
 def test_reference_is_torch_dropout_bit_for_bit():

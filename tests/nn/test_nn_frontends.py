@@ -121,3 +121,43 @@ def test_channels_last_gradient_layout_changes_no_number(in_channels):
         frontends.channels_last_grad = original
     assert all(torch.equal(a, b) for a, b in zip(fast, plain))
     assert frontends.channels_last_grad(torch.randn(2, 3, 4, 4, requires_grad=True)).grad_fn is None  # NCHW: untouched
+
+
+def test_fold_real_is_a_view_only_under_fast_kernels_with_no_padding():
+    from bench.nn.frontends import fold_real, unfold_real
+    from bench.nn.kernels import use_kernels
+
+    x = torch.randn(2, 3, 4)
+    full, padded = torch.ones(2, 3, dtype=torch.bool), torch.tensor([[1, 1, 0], [1, 1, 1]]).bool()
+    with use_kernels("fast"):
+        assert fold_real(x, full).data_ptr() == x.data_ptr()  # a view: no frame is copied
+        assert torch.equal(fold_real(x, padded), x[padded])
+        assert unfold_real(x.flatten(0, 1), full).data_ptr() == x.data_ptr()
+        back = unfold_real(x[padded], padded)
+        assert torch.equal(back[padded], x[padded]) and (back[0, 2] == 0).all()
+    with use_kernels("reference"):  # the path as it was: a gathered copy
+        assert fold_real(x, full).data_ptr() != x.data_ptr()
+
+
+@pytest.mark.parametrize("padding", [False, True])
+def test_frame_cnn_fast_folding_changes_no_number(padding):
+    """The fast kernels' frame folding (a view when no frame is padding) gives the outputs and
+    every gradient of the gathered path, bit for bit (same weights, only the kernel set differs)."""
+    from bench.nn.kernels import use_kernels
+
+    torch.manual_seed(0)
+    cnn = FrameCNN(3, 16, (8, 16))
+    x = torch.randn(3, 5, 3, 24, 24)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    if padding:
+        mask[1, 3:] = False
+    weights = torch.linspace(-1, 1, 16)
+
+    def run(kernels: str) -> list[torch.Tensor]:
+        cnn.zero_grad(set_to_none=True)
+        with use_kernels(kernels):
+            out, _ = cnn(x, mask)
+        (out * weights).sum().backward()
+        return [out.detach()] + [p.grad.clone() for p in cnn.parameters()]
+
+    assert all(torch.equal(a.view(torch.int32), b.view(torch.int32)) for a, b in zip(run("fast"), run("reference")))
