@@ -100,7 +100,7 @@ from bench.models.contract import AVModel, Batch, ModelConfig, ModelOutput, to_f
 from bench.errors import ConfigError
 from bench.nn.dropout import Dropout
 from bench.nn.kernels import fast_kernels
-from bench.nn.frontends import build_audio_frontend, fold_real, unfold_real
+from bench.nn.frontends import build_audio_frontend, fold_real, in_weight_layout, unfold_real
 from bench.nn.losses import ccc, head_loss, masked_steps
 from bench.models.registry import register_model
 
@@ -158,7 +158,8 @@ def segment_weights(mask: torch.Tensor, segments: int) -> torch.Tensor:
 def resample(x: torch.Tensor, mask: torch.Tensor, segments: int) -> torch.Tensor:
     """``(B, T, ...)`` -> ``(B, L, ...)``: per-clip averages of real steps (see module docstring)."""
     weights = segment_weights(mask, segments).to(x.dtype)
-    x = torch.where(mask.view(*mask.shape, *([1] * (x.dim() - 2))), x, torch.zeros((), dtype=x.dtype, device=x.device))
+    if not (fast_kernels() and bool(mask.all())):  # zeroing nothing would copy x unchanged
+        x = torch.where(mask.view(*mask.shape, *([1] * (x.dim() - 2))), x, torch.zeros((), dtype=x.dtype, device=x.device))
     return torch.einsum("blt,bt...->bl...", weights, x)
 
 
@@ -291,7 +292,7 @@ class SpatialFrameCNN(nn.Module):
         if x.dim() != 5:
             raise ConfigError(f"rja: video_input='frames' expects (B, T, 3, H, W), got {tuple(x.shape)}")
         b, t = mask.shape
-        real = fold_real(x, mask).float()
+        real = in_weight_layout(fold_real(x, mask).float(), self.trunk[0])
         if real.shape[0] == 0:
             return x.new_zeros(b, t, self.grid * self.grid, self.channels, dtype=self.proj.weight.dtype)
         maps = F.adaptive_avg_pool2d(self.trunk(real), self.grid)  # (N, C', g, g)

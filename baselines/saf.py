@@ -68,7 +68,7 @@ from bench.errors import ConfigError
 from bench.nn.attention import masked_mean, safe_key_mask
 from bench.models.registry import register_model
 from bench.nn.dropout import Dropout
-from bench.nn.frontends import fold_real, unfold_real
+from bench.nn.frontends import fold_real, in_weight_layout, unfold_real
 from bench.nn.norm import MaskedBatchNorm1d
 
 PAPER = (
@@ -398,7 +398,7 @@ class SAF(AVModel):
             raise ValueError(f"saf: expected frames (B, T, 3, H, W), got shape {tuple(video.shape)}")
         b, t = mask.shape
         dtype = self.head.weight.dtype  # float32 unless the model was cast
-        real = fold_real(video, mask).to(dtype)  # frames folded into the batch, padding skipped
+        real = in_weight_layout(fold_real(video, mask).to(dtype), self.visual.conv1[0])  # padding skipped
         if not real.shape[0]:
             return video.new_zeros(b, self.visual.out_dim, t, dtype=dtype), mask
         return unfold_real(self.visual(real).to(dtype), mask).transpose(1, 2), mask

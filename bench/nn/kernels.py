@@ -8,10 +8,12 @@ default. What it changes, and whether the numbers for a given seed change with i
 * dropout masks from ``rand`` + compare instead of ``bernoulli_`` (:mod:`bench.nn.dropout`):
   another random stream, so other numbers (why ``train.kernels`` is in a result's cache key);
 * channels_last convolution weights and a fused Adam step (:mod:`bench.train.loop`), and the
-  layout fixes that follow from them (:func:`bench.nn.frontends.channels_last_grad`);
+  bit-identical layout fixes that follow from them (:func:`bench.nn.frontends.channels_last_grad`,
+  :func:`bench.nn.frontends.in_weight_layout`);
 * bit-identical shortcuts, gated here so that "reference" stays the path as it was: real frames
   folded into the batch as a view when no frame is padding (:func:`bench.nn.frontends.fold_real`),
-  RJA's normalisation with a broadcast norm, AuxFormer's attention scaled and masked in place.
+  RJA's normalisation with a broadcast norm and its resampling without a no-op mask copy,
+  AuxFormer's attention scaled and masked in place.
 
 A context variable, not a global flag, so that two trainings in one process (threads, a Ray
 actor) never see each other's setting. Outside :func:`use_kernels` (evaluation, inference) the

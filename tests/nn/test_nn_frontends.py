@@ -161,3 +161,31 @@ def test_frame_cnn_fast_folding_changes_no_number(padding):
         return [out.detach()] + [p.grad.clone() for p in cnn.parameters()]
 
     assert all(torch.equal(a.view(torch.int32), b.view(torch.int32)) for a, b in zip(run("fast"), run("reference")))
+
+
+def test_input_in_the_weights_layout_changes_no_number():
+    """A channels_last trunk gets its input converted once (the convolution would copy it in
+    its forward and again in its backward): outputs and gradients as without, bit for bit."""
+    from bench.nn import frontends
+
+    torch.manual_seed(0)
+    cnn = FrameCNN(3, 16, (8, 16)).to(memory_format=torch.channels_last)
+    x, mask = torch.randn(3, 5, 3, 24, 24), torch.ones(3, 5, dtype=torch.bool)
+    frames = x[0]
+    assert frontends.in_weight_layout(frames, cnn.trunk[0]).is_contiguous(memory_format=torch.channels_last)
+    assert frontends.in_weight_layout(frames, FrameCNN(3, 16, (8,)).trunk[0]) is frames  # NCHW weights: untouched
+
+    def run() -> list[torch.Tensor]:
+        cnn.zero_grad(set_to_none=True)
+        out, _ = cnn(x, mask)
+        out.sum().backward()
+        return [out.detach()] + [p.grad.clone() for p in cnn.parameters()]
+
+    converted = run()
+    original = frontends.in_weight_layout
+    frontends.in_weight_layout = lambda h, conv: h
+    try:
+        plain = run()
+    finally:
+        frontends.in_weight_layout = original
+    assert all(torch.equal(a.view(torch.int32), b.view(torch.int32)) for a, b in zip(converted, plain))
