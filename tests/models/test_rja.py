@@ -235,3 +235,25 @@ def test_fast_normalisation_is_f_normalize_bit_for_bit(feature_norm):
         return [y.detach().view(torch.int32), x.grad.view(torch.int32)]
 
     assert all(torch.equal(a, b) for a, b in zip(run("fast"), run("reference")))
+
+
+def test_fast_joint_attention_in_place_is_bit_for_bit():
+    """Under the fast kernels the correlation map is scaled and squashed in place: output and
+    every gradient equal the reference path's, bit for bit (no dropout, so both draw nothing)."""
+    from baselines.rja import JointCrossAttention
+    from bench.nn.kernels import use_kernels
+
+    torch.manual_seed(0)
+    module = JointCrossAttention(12, 20, seq_len=6, dropout=0.0)
+    base_v, base_a = torch.randn(3, 6, 12), torch.randn(3, 6, 20)
+
+    def run(kernels: str) -> list[torch.Tensor]:
+        module.zero_grad(set_to_none=True)
+        v, a = base_v.clone().requires_grad_(), base_a.clone().requires_grad_()
+        with use_kernels(kernels):
+            out_v, out_a = module(v, a)
+        (out_v.sum() + 2 * out_a.sum()).backward()
+        tensors = [out_v.detach(), out_a.detach(), v.grad, a.grad] + [p.grad for p in module.parameters()]
+        return [t.view(torch.int32) for t in tensors]
+
+    assert all(torch.equal(x, y) for x, y in zip(run("fast"), run("reference")))
