@@ -12,8 +12,8 @@ default. What it changes, and whether the numbers for a given seed change with i
   :func:`bench.nn.frontends.in_weight_layout`);
 * bit-identical shortcuts, gated here so that "reference" stays the path as it was: real frames
   folded into the batch as a view when no frame is padding (:func:`bench.nn.frontends.fold_real`),
-  RJA's normalisation with a broadcast norm, its correlation maps scaled and squashed in place
-  and its resampling without a no-op mask copy,
+  RJA's normalisation with a broadcast norm, its correlation maps scaled and squashed and its
+  spatial projection rectified in place, its resampling without a no-op mask copy, and
   AuxFormer's attention scaled and masked in place.
 
 A context variable, not a global flag, so that two trainings in one process (threads, a Ray

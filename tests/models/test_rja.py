@@ -257,3 +257,25 @@ def test_fast_joint_attention_in_place_is_bit_for_bit():
         return [t.view(torch.int32) for t in tensors]
 
     assert all(torch.equal(x, y) for x, y in zip(run("fast"), run("reference")))
+
+
+def test_fast_spatial_attention_in_place_is_bit_for_bit():
+    """The audio-guided attention's ReLU runs in place under the fast kernels: output, map and
+    every gradient equal the reference path's, bit for bit."""
+    from baselines.rja import AudioGuidedSpatialAttention
+    from bench.nn.kernels import use_kernels
+
+    torch.manual_seed(0)
+    module = AudioGuidedSpatialAttention(audio_dim=10, channels=8, positions=9, dim=12)
+    base_v, base_a = torch.randn(2, 4, 9, 8), torch.randn(2, 4, 10)
+
+    def run(kernels: str) -> list[torch.Tensor]:
+        module.zero_grad(set_to_none=True)
+        v, a = base_v.clone().requires_grad_(), base_a.clone().requires_grad_()
+        with use_kernels(kernels):
+            out, alpha = module(v, a)
+        (out.sum() + alpha[..., 0].sum()).backward()
+        tensors = [out.detach(), alpha.detach(), v.grad, a.grad] + [p.grad for p in module.parameters()]
+        return [t.view(torch.int32) for t in tensors]
+
+    assert all(torch.equal(x, y) for x, y in zip(run("fast"), run("reference")))
