@@ -225,9 +225,15 @@ class AudioGuidedSpatialAttention(nn.Module):
 
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``video (B, L, P, C)``, ``audio (B, L, D_a)`` -> ``(B, L, dim)``, map ``(B, L, P)``."""
-        # In place under the fast kernels (the projection's backward does not read its output):
-        # the same numbers without one more (B, L, P, dim) map, 100 MB at the official batch.
-        v = F.relu(self.affine_video(video), inplace=fast_kernels())  # (B, L, P, dim)
+        if fast_kernels():
+            # Rectified in place (the projection's backward does not read its output): the same
+            # numbers without one more (B, L, P, dim) map, 100 MB at the official batch. The
+            # projection runs on the rows folded in 2-D, as F.linear folds them itself, so the
+            # in-place op meets a tensor of its own, not a view (whose backward would copy it).
+            rows = self.affine_video(video.reshape(-1, video.shape[-1]))
+            v = F.relu(rows, inplace=True).view(*video.shape[:-1], rows.shape[-1])
+        else:
+            v = F.relu(self.affine_video(video))  # (B, L, P, dim)
         g = F.relu(self.affine_audio(audio))  # (B, L, dim)
         content = self.affine_v(v) + self.affine_g(g).unsqueeze(-1)  # (B, L, P, P)
         alpha = self.affine_h(torch.tanh(content)).squeeze(-1).softmax(dim=-1)  # (B, L, P)
