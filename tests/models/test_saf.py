@@ -326,3 +326,27 @@ def test_channels_last_shuffle_keeps_every_number_of_the_nchw_formula(monkeypatc
     assert all(torch.equal(a, b) for a, b in zip(fast[2], plain[2]))
     shuffled = fast_shuffle(torch.randn(2, 8, 3, 3).contiguous(memory_format=torch.channels_last), 2)
     assert shuffled.is_contiguous(memory_format=torch.channels_last)  # no NCHW copy on the fast path
+
+
+def test_channels_last_pool_gradient_keeps_every_number(monkeypatch):
+    """Under the fast kernels the stem's max pool receives its gradient channels_last (the local
+    extractor's quadrant slices hand it back NCHW, and the pool's backward then copied its input
+    and its result across layouts): output, statistics and every gradient as before, bit for bit."""
+    import baselines.efficientface as E
+
+    torch.manual_seed(0)
+    trunk = E.EfficientFace((8, 16, 32, 64, 96), (2, 2, 2), modulator_reduction=4).to(memory_format=torch.channels_last)
+    state = {k: v.clone() for k, v in trunk.state_dict().items()}
+    x = torch.randn(6, 3, 32, 32)
+
+    def step(layout_fix: bool):
+        monkeypatch.setattr(E, "channels_last_grad", E.channels_last_grad if layout_fix else (lambda h: h))
+        trunk.load_state_dict(state)
+        trunk.zero_grad(set_to_none=True)
+        out = trunk(x)
+        (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
+        return [out.detach()] + [p.grad.clone() for p in trunk.parameters()] + [b.clone() for b in trunk.buffers()]
+
+    fixed, plain = step(True), step(False)
+    assert all(torch.equal(a.view(torch.int32) if a.is_floating_point() else a, b.view(torch.int32) if b.is_floating_point() else b)
+               for a, b in zip(fixed, plain))
