@@ -143,7 +143,10 @@ class Modulator(nn.Module):
         # order keeps the numbers of every run trained before channel_shuffle kept the layout.
         channel = self.channel(x.contiguous().mean((2, 3)))[:, :, None, None]
         spatial = self.spatial(x)
-        return torch.sigmoid(channel * spatial) * x
+        # x first: the product takes x's layout (a channels_last map stays one, so the next
+        # stage's convolutions need no copy); multiplication commutes, so the numbers are as
+        # with the gate first.
+        return x * torch.sigmoid(channel * spatial)
 
 
 class EfficientFace(nn.Module):

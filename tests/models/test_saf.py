@@ -350,3 +350,29 @@ def test_channels_last_pool_gradient_keeps_every_number(monkeypatch):
     fixed, plain = step(True), step(False)
     assert all(torch.equal(a.view(torch.int32) if a.is_floating_point() else a, b.view(torch.int32) if b.is_floating_point() else b)
                for a, b in zip(fixed, plain))
+
+
+def test_modulator_keeps_a_channels_last_map_and_every_number():
+    """The modulator multiplies x by its gate with x first, so a channels_last map leaves it
+    channels_last (no copy before the next stage); the output and gradients are those of the
+    gate-first formula, bit for bit."""
+    from baselines.efficientface import Modulator
+
+    torch.manual_seed(0)
+    module = Modulator(16, 4).to(memory_format=torch.channels_last)
+    base = torch.randn(3, 16, 6, 6).contiguous(memory_format=torch.channels_last)
+
+    def run(gate_first: bool) -> list[torch.Tensor]:
+        module.zero_grad(set_to_none=True)
+        x = base.clone().requires_grad_()
+        if gate_first:
+            channel = module.channel(x.contiguous().mean((2, 3)))[:, :, None, None]
+            out = torch.sigmoid(channel * module.spatial(x)) * x
+        else:
+            out = module(x)
+        (out * torch.linspace(-1, 1, 16)[None, :, None, None]).sum().backward()
+        return [out, x.grad] + [p.grad for p in module.parameters()]
+
+    new, old = run(False), run(True)
+    assert new[0].is_contiguous(memory_format=torch.channels_last) and not new[0].is_contiguous()
+    assert all(torch.equal(a.detach().view(torch.int32), b.detach().view(torch.int32)) for a, b in zip(new, old))
