@@ -159,7 +159,8 @@ def resample(x: torch.Tensor, mask: torch.Tensor, segments: int) -> torch.Tensor
     """``(B, T, ...)`` -> ``(B, L, ...)``: per-clip averages of real steps (see module docstring)."""
     weights = segment_weights(mask, segments).to(x.dtype)
     if not (fast_kernels() and bool(mask.all())):  # zeroing nothing would copy x unchanged
-        x = torch.where(mask.view(*mask.shape, *([1] * (x.dim() - 2))), x, torch.zeros((), dtype=x.dtype, device=x.device))
+        real = mask.view(*mask.shape, *([1] * (x.dim() - 2)))
+        x = torch.where(real, x, torch.zeros((), dtype=x.dtype, device=x.device))
     return torch.einsum("blt,bt...->bl...", weights, x)
 
 

@@ -1,8 +1,9 @@
 """Dropout whose random mask comes from the kernel set the trainer chose (``train.kernels``).
 
 Every model in the suite calls :class:`Dropout` / :func:`dropout` instead of ``nn.Dropout`` /
-``F.dropout``. Outside :func:`bench.nn.kernels.use_kernels` (and under ``"reference"``) they *are* torch's
-dropout: ``bernoulli_`` masks, the exact numbers of every result trained before the switch.
+``F.dropout``. Outside :func:`bench.nn.kernels.use_kernels` (and under ``"reference"``) they
+*are* torch's dropout: ``bernoulli_`` masks, the exact numbers of every result trained before
+the switch.
 Under ``"fast"`` the mask is ``rand >= p``: the same distribution (each unit kept with
 probability 1 - p, kept units scaled by 1 / (1 - p)), drawn from a different random stream.
 On CPU, ``bernoulli_`` is the single most expensive op of a DE-III training step (16.5% of it,

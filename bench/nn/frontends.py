@@ -3,8 +3,9 @@
 Every frontend is an ``nn.Module`` with ``forward(x, mask) -> (features (B, T', D), mask (B, T'))``
 where ``mask`` is True on real steps. Padded steps never influence real outputs:
 
-* the per-frame CNNs run on the **real frames only** (``x[mask]``, :func:`fold_real`), so BatchNorm statistics in
-  training never see padding frames either, and scatter the embeddings back (zeros at padding);
+* the per-frame CNNs run on the **real frames only** (``x[mask]``, :func:`fold_real`), so
+  BatchNorm statistics in training never see padding frames either, and scatter the embeddings
+  back (zeros at padding);
 * the log-mel frontend zeroes padded steps before each convolution, which is exactly the zero
   padding the convolution would see at the end of an unpadded clip, and downsamples the mask
   with the convolution (a step is real when the centre of its receptive field is real);

@@ -10,11 +10,11 @@ default. What it changes, and whether the numbers for a given seed change with i
 * channels_last convolution weights and a fused Adam step (:mod:`bench.train.loop`), and the
   bit-identical layout fixes that follow from them (:func:`bench.nn.frontends.channels_last_grad`,
   :func:`bench.nn.frontends.in_weight_layout`);
-* bit-identical shortcuts, gated here so that "reference" stays the path as it was: real frames
-  folded into the batch as a view when no frame is padding (:func:`bench.nn.frontends.fold_real`),
-  RJA's normalisation with a broadcast norm, its correlation maps scaled and squashed and its
-  spatial projection rectified in place, its resampling without a no-op mask copy, and
-  AuxFormer's attention scaled and masked in place.
+* bit-identical shortcuts, gated on :func:`fast_kernels` so that "reference" stays the path as
+  it was: real frames folded into the batch as a view when no frame is padding
+  (:func:`bench.nn.frontends.fold_real`), and, in the models themselves, each documented where
+  it is, products scaled, masked or squashed in place instead of copied (every one tested
+  against the plain formula, bit for bit).
 
 A context variable, not a global flag, so that two trainings in one process (threads, a Ray
 actor) never see each other's setting. Outside :func:`use_kernels` (evaluation, inference) the
