@@ -19,7 +19,8 @@ write, next to their score tables, one row per model (or ablation variant) with
 - ``not_fitted`` (classification rows): the mean training loss of the last epoch each run
   trained is above :data:`NOT_FITTED_SHARE` of the loss of predicting the uniform
   distribution (ln C per head the loss sums): the model had not fitted its own training clips
-  when training stopped, which the selected-epoch rule misses when early stopping ends a slow learner during a plateau.
+  when training stopped, which the selected-epoch rule misses when early stopping ends a slow
+  learner during a plateau.
 
     frame = training_frame(results)               # results: {row: ExperimentResult}
     bundle.table(training_table(frame), "training")
