@@ -362,7 +362,8 @@ def _open(plan: RunPlan, *, tracking_uri, experiment_name, track, console, syste
             jobs.append(Job(model, entry.model_class, entry.config_class, fold_model, fold_train, str(store.root),
                             store.key, dataset, split.name, split.checksum, fold, ids, seed, str(plan.device),
                             fold_key(model, fold_model, fold_train, store.key, split.checksum, fold.name, seed),
-                            target, protocol=protocol["protocol"],
+                            target, protocol=protocol["protocol"], protocol_checksum=protocol["protocol_checksum"],
+                            tuning=tuning.mode if tuning is not None else "",
                             tags=tuning.fold_tags(fold.name) if tuning is not None else {}))
     plan.jobs = jobs
 
@@ -632,7 +633,11 @@ class _Progress:
         ``label`` ("deiii: ") says whose job it is in a grid of several runs."""
         fold, seed, label = job.fold.name, job.seed, escape(label)
         if result.cached:
-            self.say(f"{label}fold {fold} seed {seed}: reusing the cached result {job.key} (no training)")
+            if result.source.startswith("ledger"):
+                self.say(f"{label}fold {fold} seed {seed}: reusing the ledger record {job.key} "
+                         f"(trained on {result.source.split(' ', 1)[1]}; no training)")
+            else:
+                self.say(f"{label}fold {fold} seed {seed}: reusing the cached result {job.key} (no training)")
         if result.finished:
             head = f", head {result.inference_head}" if result.inference_head else ""
             shown = ", ".join(f"{k} {v:.3f}" for k, v in _ordered(result.test).items())

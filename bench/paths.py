@@ -8,7 +8,9 @@ easy to delete: ``$BENCH_HOME`` if set, else ``./.bench`` under the current dire
     <home>/results/<key>/                finished folds, keyed by config + split + seed
     <home>/mlflow.db, <home>/mlartifacts MLflow tracking (SQLite) and its artifacts
     <home>/optuna.journal                Optuna's journal storage for local sweeps
-Tables and figures go to ``./reports`` (``$BENCH_REPORTS`` to change).
+Tables and figures go to ``./reports`` (``$BENCH_REPORTS`` to change), and the results
+ledger, one record per finished job, meant to be committed and shared, to ``./results``
+(``$BENCH_LEDGER`` to change; ``none`` for no ledger: :mod:`bench.ledger`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ def safe_name(value: object, where: str) -> str:
             "non-empty and hold no '/', '\\' or '..'"
         )
     return text
+
+
+def ledger_dir() -> Path | None:
+    """The results ledger's folder: ``$BENCH_LEDGER``, else ``./results``; None for ``none``/``off``."""
+    value = os.environ.get("BENCH_LEDGER", "results")
+    if value.strip().lower() in ("none", "off", ""):
+        return None
+    return Path(value).resolve()
 
 
 def stores_dir() -> Path:

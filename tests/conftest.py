@@ -18,3 +18,10 @@ os.environ.setdefault("BENCH_JOBS", "1")
 @pytest.fixture
 def tidy() -> pd.DataFrame:
     return make_tidy({"deiii": 0.70, "auxformer": 0.60, "self_attn": 0.695})
+
+
+@pytest.fixture(autouse=True)
+def _own_ledger(tmp_path_factory, monkeypatch):
+    """Each test writes its ledger records to a folder of its own (never the repository's
+    results/), so no test reuses another's record; tests of the ledger set BENCH_LEDGER too."""
+    monkeypatch.setenv("BENCH_LEDGER", str(tmp_path_factory.mktemp("ledger")))

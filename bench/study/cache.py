@@ -18,8 +18,9 @@ from bench.train.result import FoldResult
 RESULTS_SALT = "fold-result-v3"  # v2: per-head and robustness test scores; v3: train.kernels, train.threads
 
 
-def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
-    """The cache key of one fold x seed: everything that determines its numbers."""
+def key_fields(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> dict:
+    """Everything that determines one fold x seed's numbers: what :func:`fold_key` hashes, and
+    what a ledger record keeps as its job (so the record shows what its key stands for)."""
     from bench.train.config import FRAME_FIELDS, KEY_AT_DEFAULT_OMITTED, RUNTIME_FIELDS, TrainConfig
 
     # The window fields shape only frame-level runs: left out of every other key, so clip-level
@@ -29,19 +30,21 @@ def fold_key(model: str, model_config, train_config, store_key: str, split_check
     train = {k: v for k, v in to_dict(train_config).items() if k not in skip}
     defaults = to_dict(TrainConfig())
     train = {k: v for k, v in train.items() if not (k in KEY_AT_DEFAULT_OMITTED and v == defaults[k])}
-    return stable_hash(
-        {
-            "model": model,
-            "model_config": to_dict(model_config),
-            "train_config": train,
-            "store": store_key,
-            "split": split_checksum,
-            "fold": fold,
-            "seed": int(seed),
-            "salt": RESULTS_SALT,
-        },
-        length=24,
-    )
+    return {
+        "model": model,
+        "model_config": model_config if isinstance(model_config, dict) else to_dict(model_config),
+        "train_config": train,
+        "store": store_key,
+        "split": split_checksum,
+        "fold": fold,
+        "seed": int(seed),
+        "salt": RESULTS_SALT,
+    }
+
+
+def fold_key(model: str, model_config, train_config, store_key: str, split_checksum: str, fold: str, seed: int) -> str:
+    """The cache key of one fold x seed: everything that determines its numbers."""
+    return stable_hash(key_fields(model, model_config, train_config, store_key, split_checksum, fold, seed), length=24)
 
 
 def is_cached(key: str) -> bool:
@@ -49,8 +52,9 @@ def is_cached(key: str) -> bool:
     return (results_dir() / key / "result.json").is_file()
 
 
-def load_cached(key: str) -> FoldResult | None:
-    """The finished result stored under ``key``, or None (absent, or unreadable: retrain)."""
+def load_cached(key: str, fingerprint: str | None = None) -> FoldResult | None:
+    """The finished result stored under ``key``, or None (absent, unreadable, or trained by other
+    code than ``fingerprint``'s, :mod:`bench.ledger.fingerprint`: retrain)."""
     folder = results_dir() / key
     if not (folder / "result.json").is_file():
         return None
@@ -59,6 +63,8 @@ def load_cached(key: str) -> FoldResult | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     result.cache_key = key
+    if fingerprint is not None and result.code_fingerprint != fingerprint:
+        return None
     return result if result.finished else None
 
 

@@ -46,6 +46,10 @@ class Job:
     # cores, set by the executor; 0 = leave as the process has them
     threads: int = 0
     protocol: str = ""  # bench.protocols id of the run (tagged on the job's MLflow run)
+    protocol_checksum: str = ""
+    # The tuning layer of the job's configuration (its ledger record says it): "" untuned,
+    # "nested" (per-fold configuration from bench sweep --nested), "single" (one tuned file).
+    tuning: str = ""
     # Further tags of the job's MLflow run (e.g. bench.tuning_leak: its test speakers were seen
     # by the tuning of the run's --config; bench.study.tuning).
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)

@@ -10,9 +10,11 @@ optionally the selected weights as a model). The driver receives results as they
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, Callable, Sequence
 
-from bench.study.cache import load_cached, save_result
+from bench.study.cache import save_result
+from bench.study.recording import record, reusable, stamp
 from bench.study.grid import Job
 from bench.train.result import FoldResult
 
@@ -85,7 +87,7 @@ def describe(job: Job, result: FoldResult | None) -> str:
     if result is not None and result.finished:
         head = f", head `{result.inference_head}`" if result.inference_head else ""
         lines.append(f"- selected epoch {result.best_epoch} of {len(result.history)}{head}"
-                     + (" (reused from the result cache)" if result.cached else ""))
+                     + (f" (reused: {result.source or 'result cache'})" if result.cached else ""))
     elif result is not None:
         lines.append(f"- failed: {result.error}")
     return "\n".join(lines)
@@ -152,6 +154,8 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
     Safe to call in any process: the store, the tracker and the model registration are set up
     here from the job's data. A KeyboardInterrupt (Ctrl-C, SIGTERM) ends the child run KILLED.
     """
+    import torch
+
     from bench.train.loop import fit_fold
 
     _ensure_registered(job)
@@ -167,7 +171,7 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
                                   parent_id=job.tracking.parent_run_id)
         tracker.log_datasets(child, fold_datasets(job, store))
     try:
-        result = load_cached(job.key)
+        result = reusable(job)  # the local cache, else a fresh ledger record (bench.study.recording)
         if result is None:
             def epoch_done(epoch: int, metrics: dict) -> None:
                 if on_epoch is not None:
@@ -178,11 +182,16 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
             metrics = (tracker.system_metrics(child, job.tracking.system_metrics) if tracker is not None
                        else contextlib.nullcontext())
             with metrics, torch_threads(job.train_config.threads or job.threads):
+                cpu = time.process_time()
                 result = fit_fold(job.model, job.model_config, job.train_config, store, job.fold_ids, seed=job.seed,
                                   device=job.device, on_epoch=epoch_done, fold_name=job.fold.name)
+                result.cpu_seconds = time.process_time() - cpu
+                stamp(job, result, torch.get_num_threads())
             result.cache_key = job.key
             if result.finished:
                 save_result(job.key, result)
+        if result.finished:
+            record(job, result)  # the ledger's record, unless it holds this platform's already
         result.fold, result.seed = job.fold.name, job.seed
         if tracker is not None:
             tracker.log_fold(child, result)

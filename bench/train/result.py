@@ -50,6 +50,11 @@ class FoldResult:
     robustness: dict[str, dict] = field(default_factory=dict)
     cache_key: str = ""  # key under results_dir() (set by bench.experiment)
     cached: bool = False  # True when read back from the cache instead of trained
+    source: str = ""  # where a reused result came from: "cache", "ledger <platform id>"; "" when trained here
+    cpu_seconds: float = 0.0  # CPU time of the training process during the fold (all its threads)
+    platform: dict = field(default_factory=dict)  # bench.ledger.machine.platform_info() of the training
+    code_fingerprint: str = ""  # bench.ledger.fingerprint of the code that trained it
+    threads: int = 0  # torch intra-op threads it trained with
     state_dict: dict | None = field(default=None, repr=False)  # selected weights (save_state only)
 
     @property
@@ -58,7 +63,7 @@ class FoldResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able part of the result (no predictions, no weights)."""
-        skip = ("predictions", "state_dict", "cached")
+        skip = ("predictions", "state_dict", "cached", "source")
         data = {k: v for k, v in self.__dict__.items() if k not in skip}
         return json.loads(json.dumps(data, default=str))
 
@@ -97,4 +102,4 @@ class FoldResult:
         )
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
-        return cls(**kwargs, predictions=predictions, cached=True)
+        return cls(**kwargs, predictions=predictions, cached=True, source="cache")

@@ -150,6 +150,7 @@ def _grid_in_own_home(models, store, executor, home: Path, experiment: str) -> d
     with its train.threads (1), so reductions run in the same order everywhere."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BENCH_HOME", str(home))
+        patch.setenv("BENCH_LEDGER", str(home / "ledger"))  # nor a shared ledger
         grid = _grid(models, store, executor, experiment)
     assert len(grid) == 4 and all(r.finished and not r.cached for r in grid.values()), "every job must train here"
     assert len(list((home / "results").iterdir())) == 4, "and be cached here"

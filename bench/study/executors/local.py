@@ -126,9 +126,9 @@ class AutoExecutor:
         self.chosen: int | None = None  # how many ran at once (after run)
 
     def run(self, jobs: list[Job], done: Callable, on_epoch=None) -> None:
-        from bench.study.cache import is_cached
+        from bench.study.recording import has_result
 
-        to_train = sum(1 for job in jobs if not (job.key and is_cached(job.key)))
+        to_train = sum(1 for job in jobs if not has_result(job))
         width = min(to_train, self.limit) if self.limit else balanced_width(to_train, idle_cores())
         self.chosen = max(1, width)
         if width <= 1:

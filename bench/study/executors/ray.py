@@ -7,8 +7,8 @@ Each job is one Ray task that calls :func:`bench.study.runner.execute` on a work
 worker does exactly what a local worker process does: opens the feature store *by path*,
 checks the result cache under ``$BENCH_HOME``, trains, caches, and tracks its own MLflow child
 run. Both paths must therefore be readable by every node (a shared file system); the driver's
-absolute ``BENCH_HOME`` is passed to the workers so that the cache and the default SQLite
-tracking database resolve to the same files.
+absolute ``BENCH_HOME`` and ``BENCH_LEDGER`` are passed to the workers so that the cache, the
+default SQLite tracking database and the results ledger resolve to the same files.
 
 A task whose worker dies (a node lost, the OOM killer, a crash in native code) is retried by
 Ray up to ``max_retries`` times; the retry's :func:`~bench.study.runner.execute` marks the
@@ -54,6 +54,15 @@ def _check_reachable(address: str, where: str, timeout: float = 5.0) -> None:
     except OSError as exc:
         raise ConfigError(f"{where}: no Ray head answers there ({exc.strerror or exc}); start one with "
                           f"`ray start --head --port {number}` or pass the address it printed") from None
+
+
+def _worker_env() -> dict[str, str]:
+    """The driver's folders, absolute, for every worker: the result cache and tracking database
+    (``BENCH_HOME``) and the results ledger (``BENCH_LEDGER``; ``none`` when it has none)."""
+    from bench.paths import bench_home, ledger_dir
+
+    ledger = ledger_dir()
+    return {"BENCH_HOME": str(bench_home()), "BENCH_LEDGER": str(ledger) if ledger is not None else "none"}
 
 
 def _run_job(job: Job, gpus: float):
@@ -149,15 +158,13 @@ class RayExecutor:
         if not jobs:
             return
         ray = _import_ray()
-        from bench.paths import bench_home
-
         self.check_jobs(jobs)
         started = self.connect()
         try:
             self.check_cluster()
             task = ray.remote(_run_job).options(
                 num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries,
-                retry_exceptions=False, runtime_env={"env_vars": {"BENCH_HOME": str(bench_home())}})
+                retry_exceptions=False, runtime_env={"env_vars": _worker_env()})
             pending = {task.remote(dataclasses.replace(job, threads=job.threads or self.threads), self.gpus_per_job): index
                        for index, job in enumerate(jobs)}
             try:
