@@ -348,24 +348,49 @@ def _open(plan: RunPlan, *, tracking_uri, experiment_name, track, console, syste
         highlight=False,
     )
 
-    from bench.models.registry import get_model_entry
-    from bench.study import Job, TrackingTarget
+    from bench.study import TrackingTarget
 
-    entry = get_model_entry(model)
     target = (TrackingTarget(tracker.uri, tracker.experiment_id, parent_id, system_metrics, log_model)
               if tracker is not None else None)
+    plan.jobs = build_jobs(plan, target)
+
+
+def build_jobs(plan: RunPlan, target=None) -> list:
+    """The plan's jobs, folds x seeds in order, each tracked under ``target`` (None: untracked)."""
+    from bench.models.registry import get_model_entry
+    from bench.study import Job
+
+    entry = get_model_entry(plan.model)
+    store, split, protocol, tuning = plan.store, plan.split, plan.protocol, plan.tuning
     jobs = []
-    for fold in fold_list:
+    for fold in plan.fold_list:
         ids = plan.assigned[fold.name]
-        fold_model, fold_train, _ = fold_configs.get(fold.name, (plan.model_config, plan.train_config, None))
-        for seed in seeds:
-            jobs.append(Job(model, entry.model_class, entry.config_class, fold_model, fold_train, str(store.root),
-                            store.key, dataset, split.name, split.checksum, fold, ids, seed, str(plan.device),
-                            fold_key(model, fold_model, fold_train, store.key, split.checksum, fold.name, seed),
+        fold_model, fold_train, _ = plan.fold_configs.get(fold.name, (plan.model_config, plan.train_config, None))
+        for seed in plan.seeds:
+            jobs.append(Job(plan.model, entry.model_class, entry.config_class, fold_model, fold_train, str(store.root),
+                            store.key, plan.dataset, split.name, split.checksum, fold, ids, seed, str(plan.device),
+                            fold_key(plan.model, fold_model, fold_train, store.key, split.checksum, fold.name, seed),
                             target, protocol=protocol["protocol"], protocol_checksum=protocol["protocol_checksum"],
                             tuning=tuning.mode if tuning is not None else "",
                             tags=tuning.fold_tags(fold.name) if tuning is not None else {}))
-    plan.jobs = jobs
+    return jobs
+
+
+def plan_status(specs: Sequence["RunSpec"], *, console=None):
+    """What a grid of runs still needs, without training or tracking anything: each spec planned
+    (settings checked, store opened), its jobs looked up in the cache and the ledger
+    (:func:`bench.study.status.grid_status`)."""
+    from bench.study.status import grid_status
+
+    console = console if console is not None else _default_console()
+    plans = []
+    for spec in specs:
+        kwargs = {"progress": False, **spec.kwargs}
+        plan = _prepare(spec.model, spec.dataset, console=console, name=spec.name,
+                        **{k: kwargs.get(k, v) for k, v in _PREPARE_DEFAULTS.items()})
+        plan.jobs = build_jobs(plan)
+        plans.append(plan)
+    return grid_status([(plan.name, plan.jobs) for plan in plans])
 
 
 def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, console=None) -> list[list[FoldResult]]:
@@ -423,6 +448,11 @@ def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, cons
             _end_parent(plan, partial[p], ("FINISHED" if any(r.finished for r in partial[p]) else "FAILED") if complete
                         else "KILLED" if interrupted else "FAILED")
         raise
+    reused = [r for results in ordered for r in results if r is not None and r.cached]
+    if grid and len(reused) == len(grid):
+        ledger = sum(r.source.startswith("ledger") for r in reused)
+        console.print(f"all {len(grid)} jobs reused ({ledger} from ledger records, {len(reused) - ledger} from the local "
+                      "result cache): nothing was trained", highlight=False)
     return ordered  # type: ignore[return-value]
 
 

@@ -46,10 +46,14 @@ def safe_name(value: object, where: str) -> str:
 
 
 def ledger_dir() -> Path | None:
-    """The results ledger's folder: ``$BENCH_LEDGER``, else ``./results``; None for ``none``/``off``."""
-    value = os.environ.get("BENCH_LEDGER", "results")
-    if value.strip().lower() in ("none", "off", ""):
+    """The results ledger's folder: ``$BENCH_LEDGER``, else ``./results``; None for ``none``/``off``;
+    ``@home`` keeps it with the working files, ``<bench home>/ledger`` (scratch work whose
+    records should not land in the repository; the tests use it, so each home has its own)."""
+    value = os.environ.get("BENCH_LEDGER", "results").strip()
+    if value.lower() in ("none", "off", ""):
         return None
+    if value == "@home":
+        return bench_home() / "ledger"
     return Path(value).resolve()
 
 

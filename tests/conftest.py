@@ -13,15 +13,11 @@ from tests.support.tidy_frames import make_tidy
 # serially unless they pass --jobs themselves (tests/study/test_auto_executor.py covers auto),
 # so a test's output does not depend on how busy the machine is; subprocesses inherit this.
 os.environ.setdefault("BENCH_JOBS", "1")
+# No test writes the repository's results/ ledger: each BENCH_HOME keeps its own (like its result
+# cache), so a test that trains in a fresh home trains there; subprocesses inherit this.
+os.environ["BENCH_LEDGER"] = "@home"
 
 
 @pytest.fixture
 def tidy() -> pd.DataFrame:
     return make_tidy({"deiii": 0.70, "auxformer": 0.60, "self_attn": 0.695})
-
-
-@pytest.fixture(autouse=True)
-def _own_ledger(tmp_path_factory, monkeypatch):
-    """Each test writes its ledger records to a folder of its own (never the repository's
-    results/), so no test reuses another's record; tests of the ledger set BENCH_LEDGER too."""
-    monkeypatch.setenv("BENCH_LEDGER", str(tmp_path_factory.mktemp("ledger")))

@@ -26,7 +26,7 @@ def _root() -> None:
 
 
 # One module per command group; each does ``from bench.cli import app`` and decorates.
-COMMAND_MODULES = ("models", "manifest", "splits", "run", "sweep", "prepare", "compare", "synth", "ui", "protocols")
+COMMAND_MODULES = ("models", "manifest", "splits", "run", "sweep", "prepare", "compare", "synth", "ui", "protocols", "ledger")
 
 
 def _load_commands() -> None:

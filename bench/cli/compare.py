@@ -21,6 +21,10 @@ from bench.cli.run import (CPUS_PER_JOB, DEVICE, EXECUTOR, FOLDS, GPUS_PER_JOB, 
 from bench.errors import ConfigError
 
 
+STATUS = typer.Option(False, "--status", help="Train and write nothing: list the study's jobs done (from the "
+                      "ledger or the local cache), missing and stale, with an estimate of the time left.")
+
+
 def _names(values: list[str] | None, extra: list[str]) -> list[str]:
     names = []
     for text in [*(values or []), *extra]:
@@ -65,6 +69,7 @@ def compare_command(
                               "and add its <model>-tuned row beside the default one."),
     tune_trials: Optional[int] = typer.Option(None, "--tune-trials", help="Trials per outer fold for every model "
                                               "(implies --tune; over the study's [tune] trials)."),
+    status: bool = STATUS,
 ) -> None:
     """Run what is missing for each model on the shared folds; write the comparison report."""
     from bench.report.compare import compare
@@ -75,10 +80,15 @@ def compare_command(
         raise ConfigError("give --models or --study")
     from bench.config import parse_overrides
 
-    compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds), study=study,
-            common=parse_overrides(overrides), tracking_uri=tracking_uri, device=device, out_dir=out, test=test,
-            progress=progress, console=console, tune=tune, tune_trials=tune_trials,
-            executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides))
+    result = compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme,
+                     seeds=_seeds(seeds, extra_seeds), study=study, common=parse_overrides(overrides),
+                     tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,
+                     tune=tune, tune_trials=tune_trials, status_only=status,
+                     executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides))
+    if status:
+        from bench.cli.ledger import print_grid_status
+
+        print_grid_status(result.status, console, result.untuned)
 
 
 @app.command("ablate", context_settings={"allow_extra_args": True})
@@ -103,6 +113,7 @@ def ablate_command(
     ray_address: Optional[str] = RAY_ADDRESS,
     cpus_per_job: float = CPUS_PER_JOB,
     gpus_per_job: float = GPUS_PER_JOB,
+    status: bool = STATUS,
 ) -> None:
     """Train each ablation variant on the same folds; write the ablation table and figures."""
     from bench.report.ablation import ablate
@@ -110,6 +121,11 @@ def ablate_command(
     extra, extra_seeds = _split_extra(list(ctx.args))
     if extra:
         raise ConfigError(f"unexpected argument(s) {' '.join(extra)}: ablate takes one --model")
-    ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme, seeds=_seeds(seeds, extra_seeds),
-           variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,
-           executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
+    result = ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme,
+                    seeds=_seeds(seeds, extra_seeds), variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out,
+                    test=test, progress=progress, console=console, status_only=status,
+                    executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
+    if status:
+        from bench.cli.ledger import print_grid_status
+
+        print_grid_status(result.status, console)

@@ -43,6 +43,7 @@ class AblationResult:
     tidy: pd.DataFrame
     out_dir: Path
     paths: dict[str, Any] = field(default_factory=dict)
+    status: Any = None  # bench.study.status.GridStatus of a status_only call (nothing trained)
 
 
 def pair_accuracy(confusion, labels: Sequence[str], pair: Sequence[str]) -> float:
@@ -121,10 +122,13 @@ def ablate(
     executor=None,
     command: str | None = None,
     options: dict[str, Any] | None = None,
+    status_only: bool = False,
 ) -> AblationResult:
     """Run every variant of the ablation study that is missing, then write table and figures.
 
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
+    ``status_only`` trains and writes nothing: the result's ``status`` says which jobs are done,
+    missing or stale (:mod:`bench.study.status`).
     """
     from bench.report.provenance import command_line, display_path, provenance
     from bench.train.config import default_metric
@@ -170,6 +174,10 @@ def ablate(
                     intro=f"[bold]variant {escape(variant)}[/]: "
                           f"{escape(str(spec.variants[variant] or 'reference configuration'))}")
             for variant in dict.fromkeys(chosen)]  # a variant named twice runs once
+    if status_only:
+        from bench.experiment import plan_status
+
+        return AblationResult({}, pd.DataFrame(), out_dir, {}, status=plan_status(runs, console=console))
     results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every variant's jobs
 
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)

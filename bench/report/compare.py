@@ -39,6 +39,8 @@ class ComparisonResult:
     out_dir: Path
     paths: dict[str, Any] = field(default_factory=dict)  # "table", "robustness", figures -> {format: path}
     tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    status: Any = None  # bench.study.status.GridStatus of a status_only call (nothing trained)
+    untuned: list[str] = field(default_factory=list)  # status_only with a budget: models whose tuning has not finished
 
 
 def extras_frame(result) -> pd.DataFrame:
@@ -94,6 +96,13 @@ class TuneBudget:
                 f"seed {self.seed}) on {inner}; space: studies/sweep_<model>.toml")
 
 
+def tuned_config_path(name: str, model: str) -> Path:
+    """Where a comparison's nested tuning writes ``model``'s per-fold configuration."""
+    from bench.paths import bench_home
+
+    return bench_home() / "studies" / f"{name}-{model}-nested.toml"
+
+
 def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, store, dataset: str, scheme: str,
                 folds: int | None, name: str, tracking_uri: str | None, device: str, workers: int, say) -> dict[str, Path]:
     """Nested-tune every model with the same ``budget``; ``{model: its per-fold configuration file}``.
@@ -103,7 +112,6 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
     tuned row trains as its trials did. The Optuna studies live in the default storage and are
     named from the budget, so a re-run resumes them and trains only what is missing.
     """
-    from bench.paths import bench_home
     from bench.studies.loader import shipped_study
     from bench.sweep.driver import sweep
 
@@ -112,7 +120,7 @@ def tune_models(models: Sequence[str], budget: TuneBudget, overrides_of, *, stor
         say(f"tuning {model}: {budget.describe().replace('<model>', model)}")
         result = sweep(shipped_study("sweep", model), trials=budget.trials, workers=workers, pruning=budget.pruning,
                        tracking_uri=tracking_uri, device=device, sampler_seed=budget.seed, nested=True,
-                       out=bench_home() / "studies" / f"{name}-{model}-nested.toml", overrides=overrides_of(model),
+                       out=tuned_config_path(name, model), overrides=overrides_of(model),
                        inner_folds=budget.inner_folds, start_from_defaults=budget.from_defaults,
                        # metric "auto": trials are scored on the validation metric the rows early-stop on
                        extra={"store": str(store.root),
@@ -269,6 +277,7 @@ def compare(
     options: dict[str, Any] | None = None,
     tune: bool = False,
     tune_trials: int | None = None,
+    status_only: bool = False,
 ) -> ComparisonResult:
     """Run every model that is missing on the shared folds, then write the comparison report.
 
@@ -277,7 +286,8 @@ def compare(
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
     ``tune`` (or ``tune_trials``, over the study's ``[tune] trials``) nested-tunes every model
     with the same :class:`TuneBudget` first and adds its ``<model>-tuned`` row beside the
-    default one, on the same folds and seeds.
+    default one, on the same folds and seeds. ``status_only`` trains and writes nothing: the
+    result's ``status`` says which jobs are done, missing or stale (:mod:`bench.study.status`).
     """
     from bench.data.open import open_dataset
     from bench.experiment import RunSpec, run_many
@@ -323,7 +333,9 @@ def compare(
         return {**(spec.model_overrides(model) if spec else {}), **(common or {}), **(overrides or {}).get(model, {})}
 
     tuned: dict[str, Path] = {}
-    if budget is not None:  # every model tuned alike, before any row trains
+    if budget is not None and status_only:  # the tuned rows whose tuning has finished
+        tuned = {m: p for m in dict.fromkeys(models) if (p := tuned_config_path(f"compare-{safe_name(dataset, '--dataset')}", m)).is_file()}
+    elif budget is not None:  # every model tuned alike, before any row trains
         tuned = tune_models(list(dict.fromkeys(models)), budget, overrides_of, store=store, dataset=dataset,
                             scheme=split.name, folds=folds, name=f"compare-{safe_name(dataset, '--dataset')}",
                             tracking_uri=tracking_uri, device=_device_kind(device),
@@ -336,6 +348,12 @@ def compare(
         if model in tuned:  # its file already holds the comparison's settings, under each fold's tuned values
             runs.append(RunSpec(f"{model}{TUNED_SUFFIX}", model, dataset, dict(config=tuned[model], **common_kwargs),
                                 intro=f"{model}, nested-tuned: {budget.describe().replace('<model>', model)}"))
+    if status_only:
+        from bench.experiment import plan_status
+
+        untuned = [m for m in dict.fromkeys(models) if budget is not None and m not in tuned]
+        return ComparisonResult({}, out_dir, status=plan_status(runs, console=console),
+                                untuned=untuned)
     results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every model's jobs
     rows = list(results)  # row names: the models, each tuned row after its model
 

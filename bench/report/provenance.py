@@ -46,7 +46,39 @@ def provenance(dataset: str, store, split, runs: dict[str, Any], **extra: str) -
     return {"git commit": git_commit(), "dataset": dataset, "feature store": store.key,
             "split scheme": f"{split.name} (sha256 {split.checksum[:12]})",
             **({"protocol": ", ".join(protocols)} if protocols else {}), **extra,
+            "results": results_sources(runs),
+            **_platforms(runs),
             **{f"MLflow run ({name})": result.parent_run_id or "-" for name, result in runs.items()},
             # a tuned --config whose tuning saw some folds' test speakers (bench.study.tuning)
             **{f"test leakage ({name})": result.tuning_leak for name, result in runs.items()
                if getattr(result, "tuning_leak", "")}}
+
+
+def _sources(runs: dict[str, Any]) -> list:
+    return [r for result in runs.values() for r in getattr(result, "finished", [])]
+
+
+def results_sources(runs: dict[str, Any]) -> str:
+    """Where a report's finished jobs came from: trained by this command, read from this
+    machine's result cache, or read from ledger records (results/; bench.ledger)."""
+    jobs = _sources(runs)
+    from_ledger = [str(getattr(r, "source", "")).startswith("ledger") for r in jobs]
+    trained = sum(not getattr(r, "cached", False) for r in jobs)
+    ledger = sum(from_ledger)
+    cache = len(jobs) - trained - ledger
+    text = f"{len(jobs)} finished jobs: {trained} trained by this command, {cache} from the local result cache, " \
+           f"{ledger} from ledger records"
+    return text + (" (nothing was trained)" if jobs and not trained else "")
+
+
+def _platforms(runs: dict[str, Any]) -> dict[str, str]:
+    """``{"platform (row)": "<id> x N, ..."}``: which platform trained each row's jobs."""
+    out = {}
+    for name, result in runs.items():
+        counts: dict[str, int] = {}
+        for r in getattr(result, "finished", []):
+            pid = (getattr(r, "platform", None) or {}).get("id", "unknown")
+            counts[pid] = counts.get(pid, 0) + 1
+        if counts:
+            out[f"platform ({name})"] = ", ".join(f"{pid} x {n}" for pid, n in sorted(counts.items()))
+    return out
