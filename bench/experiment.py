@@ -376,21 +376,37 @@ def build_jobs(plan: RunPlan, target=None) -> list:
     return jobs
 
 
-def plan_status(specs: Sequence["RunSpec"], *, console=None):
-    """What a grid of runs still needs, without training or tracking anything: each spec planned
-    (settings checked, store opened), its jobs looked up in the cache and the ledger
-    (:func:`bench.study.status.grid_status`)."""
-    from bench.study.status import grid_status
-
+def plan_untracked(specs: Sequence["RunSpec"], *, console=None) -> list[tuple[str, list]]:
+    """Each spec planned (settings checked, store opened) with untracked jobs, nothing trained:
+    ``[(run name, its jobs)]``, for :func:`plan_status` and the stale records' check."""
     console = console if console is not None else _default_console()
-    plans = []
+    planned = []
     for spec in specs:
         kwargs = {"progress": False, **spec.kwargs}
         plan = _prepare(spec.model, spec.dataset, console=console, name=spec.name,
                         **{k: kwargs.get(k, v) for k, v in _PREPARE_DEFAULTS.items()})
-        plan.jobs = build_jobs(plan)
-        plans.append(plan)
-    return grid_status([(plan.name, plan.jobs) for plan in plans])
+        planned.append((plan.name, build_jobs(plan)))
+    return planned
+
+
+def plan_status(specs: Sequence["RunSpec"], *, console=None, verify_stale: int = 0):
+    """What a grid of runs still needs, without tracking anything: its jobs looked up in the
+    cache and the ledger (:func:`bench.study.status.grid_status`). ``verify_stale`` > 0 first
+    retrains that many jobs of each stale configuration and restamps the configuration's stale
+    records when they match bit for bit (:func:`bench.study.restamp.verify_stale`); it is the
+    only training this does."""
+    from bench.study.status import grid_status
+
+    console = console if console is not None else _default_console()
+    planned = plan_untracked(specs, console=console)
+    outcome = None
+    if verify_stale:
+        from bench.study.restamp import verify_stale as verify
+
+        outcome = verify(planned, sample=verify_stale, say=lambda line: console.print(escape(line), highlight=False))
+    status = grid_status(planned)
+    status.verified = outcome
+    return status
 
 
 def run_plans(plans: Sequence[RunPlan], executor, *, progress: bool = True, console=None) -> list[list[FoldResult]]:

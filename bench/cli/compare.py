@@ -23,6 +23,9 @@ from bench.errors import ConfigError
 
 STATUS = typer.Option(False, "--status", help="Train and write nothing: list the study's jobs done (from the "
                       "ledger or the local cache), missing and stale, with an estimate of the time left.")
+VERIFY_STALE = typer.Option(0, "--verify-stale", metavar="N", help="With --status: retrain N jobs of each configuration "
+                            "whose records are stale; where they reproduce their records bit for bit, move the "
+                            "configuration's other stale records (this platform's) to the current code.")
 
 
 def _names(values: list[str] | None, extra: list[str]) -> list[str]:
@@ -70,6 +73,7 @@ def compare_command(
     tune_trials: Optional[int] = typer.Option(None, "--tune-trials", help="Trials per outer fold for every model "
                                               "(implies --tune; over the study's [tune] trials)."),
     status: bool = STATUS,
+    verify_stale: int = VERIFY_STALE,
 ) -> None:
     """Run what is missing for each model on the shared folds; write the comparison report."""
     from bench.report.compare import compare
@@ -83,9 +87,9 @@ def compare_command(
     result = compare(names, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme,
                      seeds=_seeds(seeds, extra_seeds), study=study, common=parse_overrides(overrides),
                      tracking_uri=tracking_uri, device=device, out_dir=out, test=test, progress=progress, console=console,
-                     tune=tune, tune_trials=tune_trials, status_only=status,
+                     tune=tune, tune_trials=tune_trials, status_only=status or bool(verify_stale), verify_stale=verify_stale,
                      executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job, overrides))
-    if status:
+    if status or verify_stale:
         from bench.cli.ledger import print_grid_status
 
         print_grid_status(result.status, console, result.untuned)
@@ -114,6 +118,7 @@ def ablate_command(
     cpus_per_job: float = CPUS_PER_JOB,
     gpus_per_job: float = GPUS_PER_JOB,
     status: bool = STATUS,
+    verify_stale: int = VERIFY_STALE,
 ) -> None:
     """Train each ablation variant on the same folds; write the ablation table and figures."""
     from bench.report.ablation import ablate
@@ -123,9 +128,10 @@ def ablate_command(
         raise ConfigError(f"unexpected argument(s) {' '.join(extra)}: ablate takes one --model")
     result = ablate(model, study, dataset, root=root, options=parse_options(option), folds=folds, scheme=scheme,
                     seeds=_seeds(seeds, extra_seeds), variants=variant, tracking_uri=tracking_uri, device=device, out_dir=out,
-                    test=test, progress=progress, console=console, status_only=status,
+                    test=test, progress=progress, console=console, status_only=status or bool(verify_stale),
+                    verify_stale=verify_stale,
                     executor=executor_from_options(executor, jobs, ray_address, cpus_per_job, gpus_per_job))
-    if status:
+    if status or verify_stale:
         from bench.cli.ledger import print_grid_status
 
         print_grid_status(result.status, console)

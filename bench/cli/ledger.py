@@ -56,7 +56,8 @@ def status_command(ledger_path: Optional[Path] = LEDGER) -> None:
         console.print(f"[red]unreadable:[/] {escape(line)}", highlight=False)
     if summary.stale:
         console.print(f"{summary.stale} stale records (trained by other code than this checkout's): listed, never "
-                      "reused; retrain them, or run `bench ledger verify --restamp` after a change that keeps numbers",
+                      "reused; retrain them, or check them with `bench compare|ablate --study S --verify-stale 1` after a "
+                      "change that should keep the numbers",
                       highlight=False)
 
 
@@ -91,9 +92,18 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
-def print_grid_status(status, console, untuned: list[str] | None = None) -> None:
+def print_grid_status(status, console, untuned: dict[str, int] | None = None) -> None:
     """A study's status (:class:`bench.study.status.GridStatus`) as a table and a closing line."""
-    table = Table(title="what the study still needs (nothing was trained)")
+    if status.verified is not None:
+        for check in status.verified.checks:
+            verdict = (f"reproduced bit for bit by {len(check.verified)} retrained jobs: {len(check.restamped)} records "
+                       "restamped to the current code") if check.verified and not check.differing else (
+                f"{len(check.differing)} retrained jobs differ from their records: nothing restamped")
+            console.print(f"{check.model} configuration {check.config}: {verdict}", highlight=False)
+        if status.verified.other_platforms:
+            console.print(f"{status.verified.other_platforms} stale records of other platforms: verify them there",
+                          highlight=False)
+    table = Table(title="what the study still needs")
     for column in ("run", "jobs", "done", "from ledger", "from cache", "missing", "stale", "estimate"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for row in status.rows():
@@ -105,8 +115,9 @@ def print_grid_status(status, console, untuned: list[str] | None = None) -> None
     platforms = sorted({p for row in status.rows() for p in row["platforms"]})
     if platforms:
         console.print(f"ledger records used were trained on: {', '.join(platforms)}", highlight=False)
-    for model in untuned or []:
-        console.print(f"{model}-tuned: not planned yet: its nested tuning has not finished (it runs first, with --tune)",
+    for model, trials in (untuned or {}).items():
+        console.print(f"{model}-tuned: not planned yet: its nested tuning has not finished on this machine; --tune runs "
+                      f"it first, replaying the ledger's {trials} trial records of {model} without training them",
                       highlight=False)
     if status.complete and not untuned:
         console.print("complete: the report rebuilds from these results without training", highlight=False)

@@ -6,8 +6,8 @@ numeric path (the model's own module and what it imports, ``bench.train.loop`` a
 imports, transitively, within the model's package and ``bench``), so an edit to a docstring,
 a comment or the layout leaves it alone while any change of logic changes it. It is
 deliberately conservative: a refactor that keeps every number bit for bit still changes it,
-and ``bench ledger verify --restamp`` retrains a sample of the records, compares them bit for
-bit and only then moves the records to the new fingerprint.
+and ``--verify-stale`` (:mod:`bench.study.restamp`) retrains a sample of the records, compares
+them bit for bit and only then moves the records to the new fingerprint.
 
 Modules that never touch a number (tracking, reports, the CLI, the study runner, sweeps, the
 ledger itself) are not followed, so work on them keeps every record fresh.

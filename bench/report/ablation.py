@@ -123,11 +123,13 @@ def ablate(
     command: str | None = None,
     options: dict[str, Any] | None = None,
     status_only: bool = False,
+    verify_stale: int = 0,
 ) -> AblationResult:
     """Run every variant of the ablation study that is missing, then write table and figures.
 
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
-    ``status_only`` trains and writes nothing: the result's ``status`` says which jobs are done,
+    ``status_only`` trains and writes nothing (but ``verify_stale`` jobs of each stale
+    configuration, :func:`bench.experiment.plan_status`): the result's ``status`` says which jobs are done,
     missing or stale (:mod:`bench.study.status`).
     """
     from bench.report.provenance import command_line, display_path, provenance
@@ -177,7 +179,8 @@ def ablate(
     if status_only:
         from bench.experiment import plan_status
 
-        return AblationResult({}, pd.DataFrame(), out_dir, {}, status=plan_status(runs, console=console))
+        status = plan_status(runs, console=console, verify_stale=verify_stale)
+        return AblationResult({}, pd.DataFrame(), out_dir, {}, status=status)
     results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every variant's jobs
 
     tidy = ablation_frame(results, spec.reference, spec.heads, spec.pairs)

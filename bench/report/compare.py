@@ -40,7 +40,8 @@ class ComparisonResult:
     paths: dict[str, Any] = field(default_factory=dict)  # "table", "robustness", figures -> {format: path}
     tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
     status: Any = None  # bench.study.status.GridStatus of a status_only call (nothing trained)
-    untuned: list[str] = field(default_factory=list)  # status_only with a budget: models whose tuning has not finished
+    # status_only with a budget: models whose tuning has not finished here -> their trial records in the ledger
+    untuned: dict[str, int] = field(default_factory=dict)
 
 
 def extras_frame(result) -> pd.DataFrame:
@@ -278,6 +279,7 @@ def compare(
     tune: bool = False,
     tune_trials: int | None = None,
     status_only: bool = False,
+    verify_stale: int = 0,
 ) -> ComparisonResult:
     """Run every model that is missing on the shared folds, then write the comparison report.
 
@@ -286,7 +288,8 @@ def compare(
     ``options`` are corpus adapter options, over the study's ``[study.options]``.
     ``tune`` (or ``tune_trials``, over the study's ``[tune] trials``) nested-tunes every model
     with the same :class:`TuneBudget` first and adds its ``<model>-tuned`` row beside the
-    default one, on the same folds and seeds. ``status_only`` trains and writes nothing: the
+    default one, on the same folds and seeds. ``status_only`` trains and writes nothing (but
+    ``verify_stale`` jobs of each stale configuration, :func:`bench.experiment.plan_status`): the
     result's ``status`` says which jobs are done, missing or stale (:mod:`bench.study.status`).
     """
     from bench.data.open import open_dataset
@@ -351,9 +354,13 @@ def compare(
     if status_only:
         from bench.experiment import plan_status
 
-        untuned = [m for m in dict.fromkeys(models) if budget is not None and m not in tuned]
-        return ComparisonResult({}, out_dir, status=plan_status(runs, console=console),
-                                untuned=untuned)
+        from bench.ledger import default_ledger
+
+        ledger = default_ledger()
+        trials = [r for r in ledger.records()[0] if r.job.get("tuning") == "trial"] if ledger is not None else []
+        untuned = {m: sum(r.model == m for r in trials) for m in dict.fromkeys(models) if budget is not None and m not in tuned}
+        status = plan_status(runs, console=console, verify_stale=verify_stale)
+        return ComparisonResult({}, out_dir, status=status, untuned=untuned)
     results = run_many(runs, executor=executor, progress=progress, console=console)  # one grid, every model's jobs
     rows = list(results)  # row names: the models, each tuned row after its model
 

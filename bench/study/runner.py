@@ -190,6 +190,8 @@ def execute(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> Fo
             result.cache_key = job.key
             if result.finished:
                 save_result(job.key, result)
+        elif result.source.startswith("ledger") and job.key:
+            save_result(job.key, result)  # a missing or damaged local cache entry is restored from the record
         if result.finished:
             record(job, result)  # the ledger's record, unless it holds this platform's already
         result.fold, result.seed = job.fold.name, job.seed

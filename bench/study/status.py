@@ -3,7 +3,7 @@ the missing ones should take, estimated from the records' own seconds.
 
     done     a result to reuse: this machine's cache, or a fresh ledger record (any platform)
     stale    no fresh result, but ledger records of the job trained by other code (they are
-             listed, never reused: retrain, or ``bench ledger verify --restamp`` after a refactor)
+             listed, never reused: retrain, or ``--verify-stale`` after a refactor: bench.study.restamp)
     missing  nothing: the job trains
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from bench.ledger import Ledger, default_ledger
 from bench.study.cache import load_cached
@@ -33,6 +33,7 @@ class GridStatus:
     seconds_per_job: dict[str, float | None] = field(default_factory=dict)  # model -> median wall seconds
     platform: str = ""  # the running platform's id (what an estimate is for)
     unreadable: list[str] = field(default_factory=list)  # ledger files that are not records
+    verified: Any = None  # bench.study.restamp.VerifyOutcome when stale records were checked first
 
     def count(self, state: str, run: str | None = None) -> int:
         return sum(1 for j in self.jobs if j.state == state and (run is None or j.run == run))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from typing import Any
 
 import optuna
@@ -155,6 +156,7 @@ class TrainingObjective:
         self.study = study
         self.settings = settings
         self.store, self.dataset, scheme = open_sweep_data(study, settings)
+        self.scheme = scheme
         outer = find_outer_fold(scheme, settings.extra.get("outer_fold"))
         test_speakers = outer_test_speakers(self.store.manifest, outer)
         self.record = outer_fold_record(self.store, self.dataset, scheme, outer, study.inner_folds, settings.sampler_seed,
@@ -208,7 +210,6 @@ class TrainingObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         from bench.train.config import resolve_selection_metric
-        from bench.train.loop import fit_fold
         from bench.tracking import sweep as track
 
         overrides = self.overrides(sample_overrides(trial, self.study))
@@ -236,9 +237,7 @@ class TrainingObjective:
                     if epoch >= prune_from and trial.should_prune():
                         raise optuna.TrialPruned(f"pruned at inner fold {index + 1}, epoch {epoch}")
 
-                result = fit_fold(self.study.model, model_config, train_config, self.store, ids,
-                                  seed=self.settings.sampler_seed, device=self.settings.device,
-                                  on_epoch=on_epoch, fold_name=f"inner{index + 1}")
+                result = self.fit_inner(index, ids, model_config, train_config, on_epoch)
                 if not result.finished:
                     raise RuntimeError(result.error)
                 scores.append(float(result.val[metric]))
@@ -256,3 +255,94 @@ class TrainingObjective:
                 curves.extend((f"inner_{metric}", s, i) for i, s in enumerate(scores))
                 track.log_trial_metrics(self.settings, run_id, curves)
                 track.finish_trial_run(self.settings, run_id, state, sum(scores) / len(scores) if state == "COMPLETE" else None)
+
+    # -- trials in the results ledger ------------------------------------------------------
+    def fit_inner(self, index: int, ids: dict, model_config, train_config, on_epoch):
+        """One inner fold of a trial: replayed from its ledger record, else trained (and recorded).
+
+        A trial's training is a job like any other, keyed by everything that determines its
+        numbers (its configuration, the inner fold's clips, the sweep's seed), so a sweep that
+        stopped on one machine replays on another: the record's validation curve goes through
+        ``on_epoch`` (the trial reports it and is pruned where it was), and the sampler, seeded
+        per trial number, proposes the same next configuration from the same history. A pruned
+        trial's record holds the curve up to its pruning; if this study would not prune there,
+        the fold is trained in full.
+        """
+        import optuna
+
+        from bench.train.loop import fit_fold
+
+        ledger, key, fingerprint = self._ledger_slot(index, ids, model_config, train_config)
+        if ledger is not None:
+            found = ledger.lookup(key, fingerprint, self._platform()["id"]).record
+            if found is not None:
+                for entry in found.result.get("history", []):
+                    on_epoch(int(entry["epoch"]), {k[4:]: v for k, v in entry.items() if k.startswith("val_")})
+                if found.result.get("status") == "finished":
+                    return found.to_result()
+        curve: list[dict] = []
+
+        def recorded(epoch: int, val: dict) -> None:
+            curve.append({"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}})
+            on_epoch(epoch, val)
+
+        cpu, started = time.process_time(), time.perf_counter()
+        try:
+            result = fit_fold(self.study.model, model_config, train_config, self.store, ids,
+                              seed=self.settings.sampler_seed, device=self.settings.device,
+                              on_epoch=recorded, fold_name=f"inner{index + 1}")
+        except optuna.TrialPruned as exc:
+            if ledger is not None:
+                from bench.train.result import FoldResult
+
+                pruned = FoldResult(status="pruned", error=str(exc), history=curve, fold=f"inner{index + 1}",
+                                    seed=self.settings.sampler_seed, seconds=time.perf_counter() - started)
+                self._record(ledger, key, fingerprint, index, model_config, train_config, pruned, cpu)
+            raise
+        if ledger is not None and result.finished:
+            self._record(ledger, key, fingerprint, index, model_config, train_config, result, cpu)
+        return result
+
+    def _platform(self) -> dict:
+        from bench.study.recording import this_platform
+
+        return this_platform(str(self.settings.device))
+
+    def _ledger_slot(self, index: int, ids: dict, model_config, train_config):
+        """(ledger or None, the inner fold's content key, the model's code fingerprint)."""
+        from bench.config import stable_hash
+        from bench.ledger import default_ledger, fingerprint_of
+        from bench.models.registry import get_model_entry
+        from bench.study.cache import fold_key
+
+        ledger = default_ledger()
+        if ledger is None:
+            return None, "", ""
+        entry = get_model_entry(self.study.model)
+        self._split = stable_hash({"scheme": self.scheme.checksum, "train": ids["train"], "val": ids["val"]}, length=64)
+        key = fold_key(self.study.model, model_config, train_config, self.store.key, self._split,
+                       self.inner_name(index), self.settings.sampler_seed)
+        return ledger, key, fingerprint_of(entry.model_class, entry.config_class)
+
+    def inner_name(self, index: int) -> str:
+        return f"{self.outer_fold}/inner{index + 1}"
+
+    def _record(self, ledger, key: str, fingerprint: str, index: int, model_config, train_config, result, cpu: float) -> None:
+        import datetime as _dt
+
+        import torch
+
+        from bench.ledger import Record
+        from bench.study.cache import RESULTS_SALT, key_fields
+
+        fields = key_fields(self.study.model, model_config, train_config, self.store.key, self._split,
+                            self.inner_name(index), self.settings.sampler_seed)
+        result.platform, result.code_fingerprint = self._platform(), fingerprint
+        result.cpu_seconds = time.process_time() - cpu
+        job = {"model": self.study.model, "dataset": self.dataset, "fold": self.inner_name(index),
+               "seed": int(self.settings.sampler_seed), "tuning": "trial", "outer_fold": self.outer_fold,
+               "split_scheme": self.scheme.name, "split_checksum": self._split, "store": self.store.key,
+               "config": {"model": fields["model_config"], "train": fields["train_config"]}}
+        ledger.write(Record.of(key, job, result, {"code": fingerprint, "salt": RESULTS_SALT},
+                               {"threads": torch.get_num_threads(), "origin": "trial",
+                                "written_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))

@@ -116,3 +116,43 @@ def test_a_comparison_report_rebuilds_from_records_alone(models, store, tmp_path
     index = (tmp_path / "fresh-clone" / "report" / "index.md").read_text()
     assert "4 finished jobs: 0 trained by this command, 0 from the local result cache, 4 from ledger records (nothing was trained)" in index
     assert "platform (toy-a)" in index
+
+
+def test_stale_records_that_the_code_still_reproduces_are_restamped_and_others_are_not(models, store, tmp_path,
+                                                                                       monkeypatch):
+    from bench.ledger.record import Record
+
+    ledger = Ledger(tmp_path / "results")
+    monkeypatch.setenv("BENCH_LEDGER", str(ledger.root))
+    spec = [RunSpec("toy-a", "toy-a", None, {"store": store, "split": toy_scheme(store, 2), "seeds": (0, 1)})]
+    fingerprint = {"code": "before"}
+    for where in ("recording", "status", "restamp"):
+        monkeypatch.setattr(f"bench.study.{where}.job_fingerprint", lambda job: fingerprint["code"])
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "machine1"))
+    trained = plan_status(spec, console=LineConsole())
+    assert trained.count("missing") == 4
+    from bench.experiment import run_many
+
+    run_many(spec, progress=False, console=LineConsole())  # 2 folds x 2 seeds, one configuration
+    fingerprint["code"] = "after"  # a refactor: the code's fingerprint moves, its numbers should not
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "machine2"))
+    status = plan_status(spec, console=LineConsole(), verify_stale=1)
+    [check] = status.verified.checks
+    assert len(check.verified) == 1 and check.differing == [] and len(check.restamped) == 3
+    assert status.count("done") == 4 and status.count("stale") == 0
+    restamped = [r for r in ledger.records()[0] if "restamped" in r.provenance]
+    assert len(restamped) == 3 and all(r.provenance["restamped"]["from"] == "before" for r in restamped)
+    assert all(r.provenance["restamped"]["verified_by"] == check.verified for r in restamped)
+
+    # a change that does move the numbers (another seed stream) restamps nothing
+    fingerprint["code"] = "moved"
+    import bench.train.loop as loop
+
+    real = loop.seed_everything
+    monkeypatch.setattr(loop, "seed_everything", lambda seed: real(seed + 100))
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "machine3"))
+    moved = plan_status(spec, console=LineConsole(), verify_stale=1)
+    [check] = moved.verified.checks
+    assert check.verified == [] and len(check.differing) == 1 and check.restamped == []
+    assert moved.count("stale") == 3 and moved.count("done") == 1  # the retrained job's fresh record replaced its own
+    assert isinstance(Record.read(ledger.files()[0]), Record)

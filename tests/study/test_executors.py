@@ -9,6 +9,7 @@ CI (``CI=true``), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -144,43 +145,63 @@ def _job(**changes):
 
 
 # -- the same numbers everywhere -------------------------------------------------------------
-def _grid_in_own_home(models, store, executor, home: Path, experiment: str) -> dict:
-    """The grid with a BENCH_HOME of its own: with a shared result cache a later executor would
-    only read back an earlier one's results and agree trivially. Every executor trains each job
-    with its train.threads (1), so reductions run in the same order everywhere."""
-    with pytest.MonkeyPatch.context() as patch:
+def _grid_in_own_home(models, store, executor, home: Path, experiment: str, busy: bool = False) -> dict:
+    """The grid with a BENCH_HOME (and so a ledger) of its own: with a shared result cache or
+    ledger a later executor would only read back an earlier one's results and agree trivially.
+    Every executor trains each job with its train.threads (1), so reductions run in the same
+    order everywhere. ``busy``: another process keeps a core busy meanwhile."""
+    from tests.support.busy import busy_core
+
+    with pytest.MonkeyPatch.context() as patch, (busy_core() if busy else contextlib.nullcontext()):
         patch.setenv("BENCH_HOME", str(home))
-        patch.setenv("BENCH_LEDGER", str(home / "ledger"))  # nor a shared ledger
+        patch.setenv("BENCH_LEDGER", str(home / "ledger"))
         grid = _grid(models, store, executor, experiment)
     assert len(grid) == 4 and all(r.finished and not r.cached for r in grid.values()), "every job must train here"
     assert len(list((home / "results").iterdir())) == 4, "and be cached here"
     return grid
 
 
+def _records(home: Path) -> dict[str, str]:
+    """The grid's ledger records as canonical text of their numbers (everything but timings)."""
+    from bench.ledger import Ledger
+
+    records, errors = Ledger(home / "ledger").records()
+    assert errors == [] and len(records) == 4
+    return {r.key: r.numbers_text() for r in records}
+
+
 @pytest.fixture(scope="module")
 def serial_grid(models, store, tmp_path_factory):
-    grid = _grid_in_own_home(models, store, SerialExecutor(), tmp_path_factory.mktemp("serial_home"), "agree-serial")
+    home = tmp_path_factory.mktemp("serial_home")
+    grid = _grid_in_own_home(models, store, SerialExecutor(), home, "agree-serial")
     assert len({repr(_numbers(r)) for r in grid.values()}) == 4  # the jobs differ, so a comparison can fail
-    return grid
+    return grid, _records(home)
 
 
-def _assert_same(grid: dict, serial: dict, name: str) -> None:
-    assert sorted(grid) == sorted(serial)
-    for key in serial:
-        assert _numbers(grid[key]) == _numbers(serial[key]), f"{name} differs from serial on {key}"
+def _assert_same(grid: dict, home: Path, serial, name: str) -> None:
+    serial_grid, serial_records = serial
+    assert sorted(grid) == sorted(serial_grid)
+    for key in serial_grid:
+        assert _numbers(grid[key]) == _numbers(serial_grid[key]), f"{name} differs from serial on {key}"
+    records = _records(home)
+    assert sorted(records) == sorted(serial_records)
+    for key, text in serial_records.items():  # the ledger records, bit for bit (NaN included)
+        assert records[key] == text, f"{name}: the record of {key} differs from the serial run's"
 
 
 @pytest.mark.slow
-def test_processes_give_the_serial_numbers(models, store, serial_grid, tmp_path):
-    grid = _grid_in_own_home(models, store, ProcessExecutor(2), tmp_path / "home", "agree-processes")
-    _assert_same(grid, serial_grid, "ProcessExecutor(2)")
+def test_processes_give_the_serial_numbers_with_a_busy_neighbour(models, store, serial_grid, tmp_path):
+    """--jobs 2 on a machine where another process keeps a core busy: the records are the serial
+    run's, bit for bit (only their timings differ)."""
+    grid = _grid_in_own_home(models, store, ProcessExecutor(2), tmp_path / "home", "agree-processes", busy=True)
+    _assert_same(grid, tmp_path / "home", serial_grid, "ProcessExecutor(2)")
 
 
 @pytest.mark.slow
-def test_ray_gives_the_serial_numbers(models, store, serial_grid, ray_address, tmp_path):
+def test_ray_gives_the_serial_numbers_with_a_busy_neighbour(models, store, serial_grid, ray_address, tmp_path):
     grid = _grid_in_own_home(models, store, RayExecutor(address=ray_address, cpus_per_job=1), tmp_path / "home",
-                             "agree-ray")
-    _assert_same(grid, serial_grid, "RayExecutor")
+                             "agree-ray", busy=True)
+    _assert_same(grid, tmp_path / "home", serial_grid, "RayExecutor")
 
 
 @pytest.mark.slow
@@ -377,4 +398,4 @@ def test_auto_gives_the_serial_numbers(models, store, serial_grid, tmp_path):
     executor = AutoExecutor(limit=2)
     grid = _grid_in_own_home(models, store, executor, tmp_path / "home", "agree-auto")
     assert executor.chosen == 2  # two folds to train per model: two processes
-    _assert_same(grid, serial_grid, "AutoExecutor")
+    _assert_same(grid, tmp_path / "home", serial_grid, "AutoExecutor")
