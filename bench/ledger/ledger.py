@@ -17,12 +17,11 @@ others are listed as stale by ``bench ledger status``, never silently reused.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from bench.io import write_text
 from bench.ledger.record import Record, RecordError
 from bench.paths import safe_name
 
@@ -54,18 +53,7 @@ class Ledger:
     def write(self, record: Record) -> Path:
         """Write ``record`` atomically; an existing record of the same job and platform is replaced."""
         path = self.path_for(record)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(record.to_json())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_text(path, record.to_json())  # a temporary file beside it, fsynced, renamed over it
         record.path = path
         return path
 
